@@ -20,6 +20,7 @@ const (
 	KubeControllerManager = "kube-controller-manager"
 	KubeScheduler         = "kube-scheduler"
 	Kwok                  = "kwok"
+	Kubectl               = "kubectl"
 	// KwokStages is a directory holding kwok's own Stage definitions.
 	KwokStages = "kwok-stages"
 )

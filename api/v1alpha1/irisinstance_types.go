@@ -1,0 +1,318 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// IrisInstanceSpec is the desired state of one highly available IRIS instance:
+// one pod at a time, its durable %SYS on one replicated volume.
+type IrisInstanceSpec struct {
+	// Image is the IRIS container image, e.g.
+	// containers.intersystems.com/intersystems/iris-community:2025.1.
+	// +kubebuilder:validation:MinLength=1
+	Image string `json:"image"`
+
+	// ImagePullPolicy of the IRIS container.
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	// +optional
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+
+	// ImagePullSecrets for registries that need a login (every non-Community image).
+	// +optional
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// Storage of the durable %SYS volume.
+	Storage StorageSpec `json:"storage"`
+
+	// Config is the CPF merge applied to the instance (ISC_CPF_MERGE_FILE).
+	// +optional
+	Config *ConfigSpec `json:"config,omitempty"`
+
+	// PasswordSecret sets the password of the predefined accounts.
+	// +optional
+	PasswordSecret *PasswordSecretRef `json:"passwordSecret,omitempty"`
+
+	// LicenseKeySecret names a Secret whose key (default iris.key) is the
+	// licence key. Not needed for Community images.
+	// +optional
+	LicenseKeySecret *SecretKeyRef `json:"licenseKeySecret,omitempty"`
+
+	// Service exposes the instance.
+	// +optional
+	Service ServiceSpec `json:"service,omitempty"`
+
+	// Resources of the IRIS container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Scheduling constrains the nodes the instance may run on.
+	// +optional
+	Scheduling SchedulingSpec `json:"scheduling,omitempty"`
+
+	// ShutdownTimeoutSeconds is IRIS's [Startup] ShutdownTimeout: how long a
+	// graceful stop may take before IRIS forces it. The pod's termination grace
+	// period is set above it so Kubernetes never SIGKILLs a clean shutdown.
+	// +kubebuilder:validation:Minimum=120
+	// +kubebuilder:validation:Maximum=100000
+	// +kubebuilder:default=300
+	// +optional
+	ShutdownTimeoutSeconds int32 `json:"shutdownTimeoutSeconds,omitempty"`
+
+	// Failover configures how the instance moves off a failed node.
+	// +optional
+	Failover FailoverSpec `json:"failover,omitempty"`
+}
+
+// StorageSpec describes the volume that holds durable %SYS.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.className) == has(oldSelf.className)",message="storage.className is immutable"
+type StorageSpec struct {
+	// ClassName of the StorageClass; empty uses the cluster default. Use a
+	// replicating class (Longhorn, or any CSI driver that replicates across
+	// nodes): a node-local volume cannot follow the pod to another node.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage.className is immutable"
+	// +optional
+	ClassName *string `json:"className,omitempty"`
+
+	// Size of the volume. It may grow (when the StorageClass allows expansion)
+	// but never shrink.
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="storage.size must be greater than zero"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0",message="storage.size must not shrink"
+	Size resource.Quantity `json:"size"`
+
+	// AccessMode of the volume. ReadWriteOnce works with every CSI driver but is
+	// per node, not per pod; use ReadWriteOncePod where the driver supports it.
+	// +kubebuilder:validation:Enum=ReadWriteOnce;ReadWriteOncePod
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage.accessMode is immutable"
+	// +kubebuilder:default=ReadWriteOnce
+	// +optional
+	AccessMode corev1.PersistentVolumeAccessMode `json:"accessMode,omitempty"`
+
+	// DataSubdirectory of the volume that becomes ISC_DATA_DIRECTORY. It must be
+	// a subdirectory: a fresh volume holds lost+found at its root, and IRIS
+	// refuses a non-empty directory without mgr/. Changing it would start a new,
+	// empty instance, so it is immutable.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$`
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage.dataSubdirectory is immutable"
+	// +kubebuilder:default=IRIS
+	// +optional
+	DataSubdirectory string `json:"dataSubdirectory,omitempty"`
+
+	// DeletionPolicy says what happens to the volume when the IrisInstance is
+	// deleted: Retain (default) keeps the PVC and its data, Delete removes it.
+	// +kubebuilder:validation:Enum=Retain;Delete
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy PVCDeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// PVCDeletionPolicy says whether the PVC outlives its IrisInstance.
+type PVCDeletionPolicy string
+
+const (
+	// PVCRetain keeps the PVC when the IrisInstance is deleted.
+	PVCRetain PVCDeletionPolicy = "Retain"
+	// PVCDelete deletes the PVC with the IrisInstance.
+	PVCDelete PVCDeletionPolicy = "Delete"
+)
+
+// ConfigSpec is a CPF merge file, inline or from a ConfigMap.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.mergeText) != has(self.configMapRef)",message="set exactly one of config.mergeText and config.configMapRef"
+type ConfigSpec struct {
+	// MergeText is the CPF merge file itself.
+	// +optional
+	MergeText *string `json:"mergeText,omitempty"`
+
+	// ConfigMapRef names a ConfigMap key (default merge.cpf) holding the merge file.
+	// +optional
+	ConfigMapRef *ConfigMapKeyRef `json:"configMapRef,omitempty"`
+}
+
+// ConfigMapKeyRef names a key of a ConfigMap in the instance's namespace.
+type ConfigMapKeyRef struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// +kubebuilder:default=merge.cpf
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// SecretKeyRef names a key of a Secret in the instance's namespace.
+type SecretKeyRef struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// PasswordSecretRef names a Secret holding either a plain password (key
+// "password") or an IRIS PasswordHash "hash,salt[,workfactor,algorithm]"
+// (key "passwordHash").
+type PasswordSecretRef struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+}
+
+// ServiceSpec describes the Service in front of the instance.
+type ServiceSpec struct {
+	// Type of the Service.
+	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
+	// +kubebuilder:default=ClusterIP
+	// +optional
+	Type corev1.ServiceType `json:"type,omitempty"`
+
+	// Annotations added to the Service (load-balancer settings, for example).
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// Ports to expose: superserver (1972) and web (52773, the private web
+	// server that only Community images still ship). Empty means superserver,
+	// plus web on Community images.
+	// +listType=set
+	// +optional
+	Ports []IrisPort `json:"ports,omitempty"`
+}
+
+// IrisPort names an IRIS port.
+// +kubebuilder:validation:Enum=superserver;web
+type IrisPort string
+
+const (
+	// PortSuperserver is the superserver port, 1972.
+	PortSuperserver IrisPort = "superserver"
+	// PortWeb is the private web server port, 52773.
+	PortWeb IrisPort = "web"
+)
+
+// SchedulingSpec constrains where the instance's pod may run.
+type SchedulingSpec struct {
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// PreferredZones are tried first, in order (topology.kubernetes.io/zone).
+	// +optional
+	PreferredZones []string `json:"preferredZones,omitempty"`
+}
+
+// FailoverMode selects how a failed node is handled.
+// +kubebuilder:validation:Enum=Lease;NodeShutdown;Off
+type FailoverMode string
+
+const (
+	// FailoverLease fails over once the instance's fencing Lease has expired.
+	FailoverLease FailoverMode = "Lease"
+	// FailoverNodeShutdown waits for the node to be confirmed powered off and
+	// then applies the node.kubernetes.io/out-of-service taint.
+	FailoverNodeShutdown FailoverMode = "NodeShutdown"
+	// FailoverOff leaves Kubernetes' default behaviour.
+	FailoverOff FailoverMode = "Off"
+)
+
+// FailoverSpec configures failover on node loss.
+type FailoverSpec struct {
+	// +kubebuilder:default=Lease
+	// +optional
+	Mode FailoverMode `json:"mode,omitempty"`
+
+	// LeaseDurationSeconds of the instance's fencing Lease: the agent stops
+	// IRIS when it could not renew for this long (less a safety margin), and
+	// the operator fails over only after it expired.
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=300
+	// +kubebuilder:default=10
+	// +optional
+	LeaseDurationSeconds int32 `json:"leaseDurationSeconds,omitempty"`
+}
+
+// IrisInstanceStatus is the observed state of an IrisInstance.
+type IrisInstanceStatus struct {
+	// ObservedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase is a one-word summary; read Conditions for the details.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// Conditions: Ready, Progressing, Degraded.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Pod currently running IRIS.
+	// +optional
+	Pod string `json:"pod,omitempty"`
+
+	// Node the pod runs on.
+	// +optional
+	Node string `json:"node,omitempty"`
+
+	// PVC holding durable %SYS.
+	// +optional
+	PVC string `json:"pvc,omitempty"`
+
+	// Capacity of the volume as reported by the PVC.
+	// +optional
+	Capacity *resource.Quantity `json:"capacity,omitempty"`
+}
+
+// Phase summarises an instance's state.
+type Phase string
+
+// Phases of an instance.
+const (
+	PhasePending  Phase = "Pending"
+	PhaseStarting Phase = "Starting"
+	PhaseRunning  Phase = "Running"
+	PhaseDegraded Phase = "Degraded"
+)
+
+// Condition types of an IrisInstance.
+const (
+	ConditionReady       = "Ready"
+	ConditionProgressing = "Progressing"
+	ConditionDegraded    = "Degraded"
+)
+
+// IrisInstance is one InterSystems IRIS instance made highly available
+// without mirroring: one pod, durable %SYS on a replicated volume, fenced
+// failover.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=iris,categories=irisha
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.node`
+// +kubebuilder:printcolumn:name="Capacity",type=string,JSONPath=`.status.capacity`
+// +kubebuilder:printcolumn:name="Failover",type=string,JSONPath=`.spec.failover.mode`,priority=1
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.image`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type IrisInstance struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   IrisInstanceSpec   `json:"spec,omitempty"`
+	Status IrisInstanceStatus `json:"status,omitempty"`
+}
+
+// IrisInstanceList is a list of IrisInstances.
+//
+// +kubebuilder:object:root=true
+type IrisInstanceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []IrisInstance `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&IrisInstance{}, &IrisInstanceList{})
+}

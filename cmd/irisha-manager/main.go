@@ -1,0 +1,37 @@
+// Command irisha-manager is the one binary of the irisha image: `operator` runs
+// the controllers, and `agent` (in the IRIS container) supervises IRIS.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/irisha/irisha/internal/operator"
+	"github.com/irisha/irisha/internal/version"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "irisha-manager:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := &cobra.Command{
+		Use:           "irisha-manager",
+		Short:         "irisha operator and in-pod agent",
+		Version:       version.String(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(operator.NewCommand())
+	return root.ExecuteContext(ctx)
+}

@@ -1,0 +1,43 @@
+// Package cli assembles the irisha command line; each verb lives in a
+// package of its own below this one.
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/irisha/irisha/internal/cli/render"
+	"github.com/irisha/irisha/internal/version"
+)
+
+// NewRootCommand returns `irisha` with every verb.
+func NewRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "irisha",
+		Short: "Run InterSystems IRIS highly available on Kubernetes without mirroring",
+		Long: `irisha runs one InterSystems IRIS instance highly available on Kubernetes:
+durable %SYS on a replicated volume, fenced failover, consistent backups.
+This CLI renders, installs and inspects it.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version.String(),
+	}
+	root.SetIn(in)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.AddCommand(
+		render.NewCommand(in, out),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version of irisha",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), "irisha", version.String())
+				return err
+			},
+		},
+	)
+	return root
+}

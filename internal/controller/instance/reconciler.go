@@ -1,0 +1,181 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/resources"
+)
+
+// problemRecheck is how often an instance blocked by something irisha does
+// not watch (a foreign object in the way, a StorageClass) looks again.
+const problemRecheck = time.Minute
+
+// Reconciler reconciles IrisInstances.
+type Reconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Clock stamps condition transitions; tests inject a fake one.
+	Clock clock.PassiveClock
+}
+
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one instance's objects to the state its spec describes. It
+// is a list of guard clauses; each step either carries on or returns.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	inst := &v1alpha1.IrisInstance{}
+	if err := r.Get(ctx, req.NamespacedName, inst); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !inst.DeletionTimestamp.IsZero() {
+		// Owned objects go with the instance by garbage collection; the PVC
+		// is owned only under the Delete policy, so Retain keeps the data.
+		return ctrl.Result{}, nil
+	}
+
+	obs := observed{}
+	objs, prob, err := r.desired(ctx, inst)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	obs.problem = prob
+	// A bad spec must not touch what already runs: the objects are applied
+	// only when every one of them could be built.
+	if objs != nil {
+		if err := r.applyAll(ctx, inst, objs, &obs); err != nil {
+			var conflict *ConflictError
+			var refused *ResizeRefusedError
+			switch {
+			case errors.As(err, &conflict):
+				obs.problem = &problem{reason: ReasonConflict, message: conflict.Error()}
+			case errors.As(err, &refused):
+				obs.problem = &problem{reason: ReasonResizeRefused, message: refused.Error()}
+			default:
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	if err := r.observe(ctx, inst, &obs); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	status := computeStatus(inst, obs, metav1.NewTime(r.Clock.Now()))
+	r.announceDegraded(inst, status)
+	if err := r.writeStatus(ctx, inst, status); err != nil {
+		return ctrl.Result{}, err
+	}
+	logger.V(1).Info("Reconciled", "phase", status.Phase)
+	if obs.problem != nil && (obs.problem.reason == ReasonConflict || obs.problem.reason == ReasonResizeRefused) {
+		// Neither a foreign object nor a StorageClass is watched, so look
+		// again later.
+		return ctrl.Result{RequeueAfter: problemRecheck}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// desired resolves the instance's references and builds its objects. A problem
+// the user must fix (bad CPF text, a missing Secret) is returned as a problem,
+// not an error: retrying cannot fix it, and the watch on the referenced object
+// brings the instance back when it changes.
+func (r *Reconciler) desired(ctx context.Context, inst *v1alpha1.IrisInstance) (*resources.Objects, *problem, error) {
+	in, err := resources.Resolve(ctx, inst, clientLookup{r.Client})
+	switch {
+	case resources.IsRefError(err):
+		return nil, &problem{reason: ReasonInvalidReference, message: err.Error()}, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	objs, err := resources.Build(in)
+	switch {
+	case resources.IsInvalidConfig(err):
+		return nil, &problem{reason: ReasonInvalidConfig, message: err.Error() + "; nothing deployed was changed"}, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("building objects: %w", err)
+	}
+	return objs, nil, nil
+}
+
+func (r *Reconciler) applyAll(ctx context.Context, inst *v1alpha1.IrisInstance, objs *resources.Objects, obs *observed) error {
+	pvc, err := r.applyPVC(ctx, inst, objs.PVC)
+	if err != nil {
+		return err
+	}
+	obs.pvc = pvc
+	for _, o := range []client.Object{objs.MergeSecret, objs.ServiceAccount, objs.Deployment, objs.Service} {
+		if err := r.applyOwned(ctx, inst, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// observe reads the objects the status is computed from.
+func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance, obs *observed) error {
+	if obs.pvc == nil {
+		pvc := &corev1.PersistentVolumeClaim{}
+		err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: resources.PVCName(inst)}, pvc)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("getting PersistentVolumeClaim: %w", err)
+		}
+		if err == nil {
+			obs.pvc = pvc
+		}
+	}
+	dep := &appsv1.Deployment{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: resources.DeploymentName(inst)}, dep)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("getting Deployment: %w", err)
+	}
+	if err == nil && metav1.IsControlledBy(dep, inst) {
+		obs.deployment = dep
+	}
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(inst.Namespace), client.MatchingLabels(resources.SelectorLabels(inst))); err != nil {
+		return fmt.Errorf("listing pods: %w", err)
+	}
+	obs.pods = pods.Items
+	return nil
+}
+
+// announceDegraded emits a Warning event when the instance becomes Degraded or
+// its reason changes, not at every reconcile.
+func (r *Reconciler) announceDegraded(inst *v1alpha1.IrisInstance, next v1alpha1.IrisInstanceStatus) {
+	now := meta.FindStatusCondition(next.Conditions, v1alpha1.ConditionDegraded)
+	if now == nil || now.Status != metav1.ConditionTrue {
+		return
+	}
+	before := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionDegraded)
+	if before != nil && before.Status == now.Status && before.Reason == now.Reason && before.Message == now.Message {
+		return
+	}
+	r.event(inst, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
+}
+
+func (r *Reconciler) event(inst *v1alpha1.IrisInstance, typ, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(inst, nil, typ, reason, action, note, args...)
+	}
+}

@@ -1,0 +1,90 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/resources"
+)
+
+// Field indexes on IrisInstances, so a changed ConfigMap or Secret finds the
+// instances that reference it without listing them all.
+const (
+	indexConfigMap = "spec.config.configMapRef.name"
+	indexSecret    = "spec.secretRefs"
+)
+
+// SetupWithManager registers the controller and its watches.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.IrisInstance{}, indexConfigMap, func(o client.Object) []string {
+		if c := o.(*v1alpha1.IrisInstance).Spec.Config; c != nil && c.ConfigMapRef != nil {
+			return []string{c.ConfigMapRef.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing IrisInstances by ConfigMap: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.IrisInstance{}, indexSecret, func(o client.Object) []string {
+		spec := o.(*v1alpha1.IrisInstance).Spec
+		var names []string
+		if spec.PasswordSecret != nil {
+			names = append(names, spec.PasswordSecret.Name)
+		}
+		if spec.LicenseKeySecret != nil {
+			names = append(names, spec.LicenseKeySecret.Name)
+		}
+		return names
+	}); err != nil {
+		return fmt.Errorf("indexing IrisInstances by Secret: %w", err)
+	}
+
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.IrisInstance{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Secret{}).
+		// The PVC is owned only under the Delete policy, and pods are owned
+		// by a ReplicaSet: both are found through the instance label.
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(byInstanceLabel)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byInstanceLabel)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing(indexConfigMap))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing(indexSecret))).
+		Named("irisinstance").
+		Complete(r)
+}
+
+func byInstanceLabel(_ context.Context, o client.Object) []reconcile.Request {
+	name, ok := o.GetLabels()[resources.LabelIrisInstance]
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+func (r *Reconciler) referencing(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := &v1alpha1.IrisInstanceList{}
+		if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing IrisInstances that reference an object", "object", o.GetName())
+			return nil
+		}
+		reqs := make([]reconcile.Request, len(list.Items))
+		for i := range list.Items {
+			reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+		}
+		return reqs
+	}
+}

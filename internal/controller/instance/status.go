@@ -1,0 +1,189 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+)
+
+// Condition reasons.
+const (
+	ReasonAsExpected       = "AsExpected"
+	ReasonInvalidConfig    = "InvalidConfig"
+	ReasonInvalidReference = "InvalidReference"
+	ReasonConflict         = "ObjectConflict"
+	ReasonResizeRefused    = "ResizeRefused"
+	ReasonVolumeLost       = "VolumeLost"
+	ReasonVolumePending    = "VolumePending"
+	ReasonPodStarting      = "PodStarting"
+	ReasonNoPod            = "NoPod"
+	ReasonPodReady         = "PodReady"
+	ReasonRolloutStable    = "RolloutComplete"
+	ReasonRollingOut       = "RollingOut"
+)
+
+// observed is what the reconciler saw of an instance's objects.
+type observed struct {
+	deployment *appsv1.Deployment
+	pvc        *corev1.PersistentVolumeClaim
+	pods       []corev1.Pod
+	// problem, when set, makes the instance Degraded: the reason and message
+	// of a bad spec or a conflict the user must fix.
+	problem *problem
+}
+
+type problem struct{ reason, message string }
+
+// computeStatus derives the status from what was observed. It is pure: now is
+// the time stamped on conditions that change.
+func computeStatus(inst *v1alpha1.IrisInstance, obs observed, now metav1.Time) v1alpha1.IrisInstanceStatus {
+	st := *inst.Status.DeepCopy()
+	st.ObservedGeneration = inst.Generation
+	set := func(typ string, status metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: typ, Status: status, Reason: reason, Message: msg,
+			ObservedGeneration: inst.Generation, LastTransitionTime: now,
+		})
+	}
+
+	st.PVC, st.Capacity = "", nil
+	if obs.pvc != nil {
+		st.PVC = obs.pvc.Name
+		if c, ok := obs.pvc.Status.Capacity[corev1.ResourceStorage]; ok {
+			st.Capacity = &c
+		}
+	}
+	pod := currentPod(obs.pods)
+	st.Pod, st.Node = "", ""
+	if pod != nil {
+		st.Pod, st.Node = pod.Name, pod.Spec.NodeName
+	}
+	ready := pod != nil && podReady(pod)
+
+	switch {
+	case obs.problem != nil:
+		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, obs.problem.reason, obs.problem.message)
+	case obs.pvc != nil && obs.pvc.Status.Phase == corev1.ClaimLost:
+		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, ReasonVolumeLost,
+			fmt.Sprintf("PersistentVolumeClaim %s lost its volume", obs.pvc.Name))
+	default:
+		set(v1alpha1.ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected, "")
+	}
+
+	switch {
+	case ready:
+		set(v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonPodReady, fmt.Sprintf("IRIS is ready in pod %s on node %s", pod.Name, pod.Spec.NodeName))
+	case pod != nil:
+		set(v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPodStarting, fmt.Sprintf("pod %s is %s", pod.Name, podState(pod)))
+	default:
+		set(v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonNoPod, "no pod of the instance exists yet")
+	}
+
+	switch {
+	case obs.pvc != nil && obs.pvc.Status.Phase == corev1.ClaimPending:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, ReasonVolumePending, fmt.Sprintf("PersistentVolumeClaim %s is not bound yet", obs.pvc.Name))
+	case !rolloutComplete(obs.deployment) || !ready:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, ReasonRollingOut, "waiting for the pod to run the current spec and become ready")
+	default:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, ReasonRolloutStable, "")
+	}
+
+	switch {
+	case meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionDegraded):
+		st.Phase = v1alpha1.PhaseDegraded
+	case ready:
+		st.Phase = v1alpha1.PhaseRunning
+	case pod != nil && pod.Spec.NodeName != "":
+		st.Phase = v1alpha1.PhaseStarting
+	default:
+		st.Phase = v1alpha1.PhasePending
+	}
+	return st
+}
+
+// currentPod picks the pod that speaks for the instance: a ready one, else the
+// newest one not being deleted, else the newest.
+func currentPod(pods []corev1.Pod) *corev1.Pod {
+	if len(pods) == 0 {
+		return nil
+	}
+	sorted := append([]corev1.Pod(nil), pods...)
+	sort.Slice(sorted, func(i, j int) bool {
+		return sorted[j].CreationTimestamp.Before(&sorted[i].CreationTimestamp)
+	})
+	for i := range sorted {
+		if sorted[i].DeletionTimestamp == nil && podReady(&sorted[i]) {
+			return &sorted[i]
+		}
+	}
+	for i := range sorted {
+		if sorted[i].DeletionTimestamp == nil {
+			return &sorted[i]
+		}
+	}
+	return &sorted[0]
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func podState(p *corev1.Pod) string {
+	if p.DeletionTimestamp != nil {
+		return "terminating"
+	}
+	if p.Spec.NodeName == "" {
+		return "not scheduled yet"
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "" {
+			return "waiting: " + cs.State.Waiting.Reason
+		}
+	}
+	return "in phase " + string(p.Status.Phase) + ", not ready"
+}
+
+func rolloutComplete(d *appsv1.Deployment) bool {
+	if d == nil {
+		return false
+	}
+	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas >= 1 && d.Status.AvailableReplicas >= 1
+}
+
+// writeStatus patches the status subresource with an optimistic lock, and
+// not at all when nothing changed: a steady instance costs no writes.
+func (r *Reconciler) writeStatus(ctx context.Context, inst *v1alpha1.IrisInstance, status v1alpha1.IrisInstanceStatus) error {
+	if equality.Semantic.DeepEqual(inst.Status, status) {
+		return nil
+	}
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest := &v1alpha1.IrisInstance{}
+		if err := r.Get(ctx, client.ObjectKeyFromObject(inst), latest); err != nil {
+			return fmt.Errorf("re-reading IrisInstance %s: %w", inst.Name, err)
+		}
+		if equality.Semantic.DeepEqual(latest.Status, status) {
+			return nil
+		}
+		patch := client.MergeFromWithOptions(latest.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		latest.Status = status
+		if err := r.Status().Patch(ctx, latest, patch); err != nil {
+			return fmt.Errorf("patching status of IrisInstance %s: %w", inst.Name, err)
+		}
+		return nil
+	})
+}

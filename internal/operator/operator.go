@@ -1,0 +1,120 @@
+// Package operator wires the controllers into a controller-runtime manager:
+// scheme, leader election, metrics and health endpoints.
+package operator
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/controller/instance"
+)
+
+// Options of the operator process.
+type Options struct {
+	MetricsAddr             string
+	ProbeAddr               string
+	LeaderElect             bool
+	LeaderElectionNamespace string
+}
+
+// NewScheme returns a scheme with the built-in types and irisha's.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("registering built-in types: %w", err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("registering irisha types: %w", err)
+	}
+	return s, nil
+}
+
+// SetupControllers registers every irisha controller with mgr.
+func SetupControllers(mgr ctrl.Manager) error {
+	r := &instance.Reconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("irisha-operator"),
+		Clock:    clock.RealClock{},
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
+	}
+	return nil
+}
+
+// Run starts the manager and blocks until ctx is done.
+func Run(ctx context.Context, opts Options) error {
+	scheme, err := NewScheme()
+	if err != nil {
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:  opts.ProbeAddr,
+		LeaderElection:          opts.LeaderElect,
+		LeaderElectionID:        "irisha-operator.irisha.dev",
+		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// A new leader must not act while the old one may still write.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := SetupControllers(mgr); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the readiness check: %w", err)
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running the manager: %w", err)
+	}
+	return nil
+}
+
+// NewCommand is `irisha-manager operator`.
+func NewCommand() *cobra.Command {
+	opts := Options{}
+	zapOpts := zap.Options{}
+	cmd := &cobra.Command{
+		Use:   "operator",
+		Short: "Run the irisha operator (IrisInstance controller)",
+		Long: `Run the irisha operator against the cluster of the current kubeconfig
+(or the in-cluster config). It reconciles IrisInstances into a PVC, a merge
+Secret, a ServiceAccount, a Deployment and a Service.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			return Run(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	f.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	f.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader so that only one operator replica acts at a time")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
+	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
+	zapOpts.BindFlags(logFlags)
+	f.AddGoFlagSet(logFlags)
+	return cmd
+}

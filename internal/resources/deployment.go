@@ -1,0 +1,264 @@
+package resources
+
+import (
+	"path"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+)
+
+// IRIS facts the pod is built around (../shared/reference/iris-facts.md).
+const (
+	// IrisUID and IrisGID are irisowner's, the user every IRIS image runs as.
+	IrisUID = 51773
+	IrisGID = 51773
+
+	SuperserverPort = 1972
+	WebPort         = 52773
+
+	// ContainerName of the IRIS container.
+	ContainerName = "iris"
+
+	DataMountPath     = "/irissys/data"
+	MergeMountPath    = "/irissys/merge"
+	LicenseMountPath  = "/irissys/key"
+	PasswordMountPath = "/irissys/password"
+
+	// shutdownGraceMargin is added to IRIS's ShutdownTimeout for the pod's
+	// termination grace period, so Kubernetes never SIGKILLs an IRIS that is
+	// still shutting down cleanly (a SIGKILL means crash recovery at next start).
+	shutdownGraceMargin = 30
+
+	// startupWindowSeconds is how long the startup probe lets IRIS come up.
+	// After an unclean stop IRIS replays journals and compares the WIJ first,
+	// which takes minutes, not seconds, on a busy instance; the docs say to
+	// give the startup probe minutes.
+	startupWindowSeconds = 15 * 60
+	probePeriodSeconds   = 10
+)
+
+// Volume names in the pod.
+const (
+	volumeData     = "data"
+	volumeMerge    = "merge"
+	volumeLicense  = "license"
+	volumePassword = "password"
+)
+
+// DataDirectory is ISC_DATA_DIRECTORY: a subdirectory of the mount, never its
+// root, because a fresh volume holds lost+found and IRIS refuses a non-empty
+// directory without mgr/.
+func DataDirectory(inst *v1alpha1.IrisInstance) string {
+	sub := inst.Spec.Storage.DataSubdirectory
+	if sub == "" {
+		sub = v1alpha1.DefaultDataSubdirectory
+	}
+	return path.Join(DataMountPath, sub)
+}
+
+// irisRunning is true when field 4 (status) of `iris qlist` starts with
+// "running". It deliberately ignores field 9 (health): during an
+// ExternalFreeze for a backup, and for 30 minutes after startup alerts of a
+// crash recovery, health reads hung or alert although IRIS is fine, and a
+// probe that failed then would kill IRIS in the middle of a backup.
+var irisRunning = []string{"/bin/sh", "-c", `iris qlist IRIS | cut -d^ -f4 | grep -q '^running'`}
+
+// Deployment runs IRIS: one replica, Recreate, so two pods of the instance are
+// never started on purpose (the fencing Lease covers the cases where
+// Kubernetes would, see DESIGN.md W1).
+func Deployment(in Inputs) *appsv1.Deployment {
+	inst := in.Instance
+	labels := Labels(inst)
+	return &appsv1.Deployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      DeploymentName(inst),
+			Namespace: inst.Namespace,
+			Labels:    labels,
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas:             ptr.To[int32](1),
+			Strategy:             appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			RevisionHistoryLimit: ptr.To[int32](3),
+			Selector:             &metav1.LabelSelector{MatchLabels: SelectorLabels(inst)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       podSpec(in),
+			},
+		},
+	}
+}
+
+func podSpec(in Inputs) corev1.PodSpec {
+	inst := in.Instance
+	spec := &inst.Spec
+	return corev1.PodSpec{
+		ServiceAccountName: ServiceAccountName(inst),
+		// IRIS itself never talks to the API server.
+		AutomountServiceAccountToken:  ptr.To(false),
+		EnableServiceLinks:            ptr.To(false),
+		TerminationGracePeriodSeconds: ptr.To(int64(spec.ShutdownTimeoutSeconds) + shutdownGraceMargin),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsUser:    ptr.To[int64](IrisUID),
+			RunAsGroup:   ptr.To[int64](IrisGID),
+			RunAsNonRoot: ptr.To(true),
+			// The docs require fsGroup 51773 for durable %SYS without IKO.
+			// OnRootMismatch: without it the kubelet re-chowns the whole volume
+			// at every mount, which delays every failover on a large volume.
+			FSGroup:             ptr.To[int64](IrisGID),
+			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
+			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		ImagePullSecrets: spec.ImagePullSecrets,
+		NodeSelector:     spec.Scheduling.NodeSelector,
+		Tolerations:      spec.Scheduling.Tolerations,
+		Affinity:         affinity(spec.Scheduling),
+		Containers:       []corev1.Container{irisContainer(in)},
+		Volumes:          volumes(in),
+	}
+}
+
+func irisContainer(in Inputs) corev1.Container {
+	inst := in.Instance
+	spec := &inst.Spec
+	return corev1.Container{
+		Name:            ContainerName,
+		Image:           spec.Image,
+		ImagePullPolicy: spec.ImagePullPolicy,
+		// tini as PID 1 reaps the zombies IRIS's short-lived processes leave
+		// and forwards SIGTERM to iris-main, which then runs a clean `iris stop`.
+		// Naming it explicitly fails fast on the 2020.x images that lack it
+		// instead of silently piling up zombies.
+		Command: []string{"/tini", "--", "/iris-main"},
+		Args:    irisMainArgs(in),
+		Env: []corev1.EnvVar{
+			{Name: "ISC_DATA_DIRECTORY", Value: DataDirectory(inst)},
+			// A directory mount, not subPath: subPath mounts never see updates,
+			// and IRIS watches this file to merge changes while it runs.
+			{Name: "ISC_CPF_MERGE_FILE", Value: path.Join(MergeMountPath, MergeFileKey)},
+		},
+		Ports:     containerPorts(spec),
+		Resources: spec.Resources,
+		StartupProbe: &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: irisRunning}},
+			PeriodSeconds:    probePeriodSeconds,
+			TimeoutSeconds:   probePeriodSeconds,
+			FailureThreshold: startupWindowSeconds / probePeriodSeconds,
+		},
+		LivenessProbe: &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: irisRunning}},
+			PeriodSeconds:    probePeriodSeconds,
+			TimeoutSeconds:   probePeriodSeconds,
+			FailureThreshold: 3,
+		},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{
+				Port: intstr.FromString(string(v1alpha1.PortSuperserver)),
+			}},
+			PeriodSeconds:    5,
+			FailureThreshold: 2,
+		},
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			RunAsNonRoot:             ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+		VolumeMounts: volumeMounts(in),
+	}
+}
+
+// irisMainArgs are iris-main's options (ADOCK §5.3).
+func irisMainArgs(in Inputs) []string {
+	// iris-main checks for capabilities such as CAP_SETUID; a non-root
+	// container without privilege escalation can use none of them, so the
+	// check would only refuse to start.
+	args := []string{"--check-caps", "false"}
+	if ref := in.Instance.Spec.LicenseKeySecret; ref != nil {
+		args = append(args, "--key", path.Join(LicenseMountPath, ref.Key))
+	}
+	if in.PasswordFile {
+		args = append(args, "--password-file", path.Join(PasswordMountPath, PasswordKey))
+	}
+	return args
+}
+
+func containerPorts(spec *v1alpha1.IrisInstanceSpec) []corev1.ContainerPort {
+	ports := []corev1.ContainerPort{{Name: string(v1alpha1.PortSuperserver), ContainerPort: SuperserverPort, Protocol: corev1.ProtocolTCP}}
+	if spec.Exposes(v1alpha1.PortWeb) {
+		ports = append(ports, corev1.ContainerPort{Name: string(v1alpha1.PortWeb), ContainerPort: WebPort, Protocol: corev1.ProtocolTCP})
+	}
+	return ports
+}
+
+func volumeMounts(in Inputs) []corev1.VolumeMount {
+	mounts := []corev1.VolumeMount{
+		{Name: volumeData, MountPath: DataMountPath},
+		{Name: volumeMerge, MountPath: MergeMountPath, ReadOnly: true},
+	}
+	if in.Instance.Spec.LicenseKeySecret != nil {
+		mounts = append(mounts, corev1.VolumeMount{Name: volumeLicense, MountPath: LicenseMountPath, ReadOnly: true})
+	}
+	if in.PasswordFile {
+		mounts = append(mounts, corev1.VolumeMount{Name: volumePassword, MountPath: PasswordMountPath, ReadOnly: true})
+	}
+	return mounts
+}
+
+func volumes(in Inputs) []corev1.Volume {
+	inst := in.Instance
+	vols := []corev1.Volume{
+		{Name: volumeData, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: PVCName(inst)},
+		}},
+		{Name: volumeMerge, VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: MergeSecretName(inst), DefaultMode: ptr.To[int32](0o440)},
+		}},
+	}
+	if ref := inst.Spec.LicenseKeySecret; ref != nil {
+		vols = append(vols, corev1.Volume{Name: volumeLicense, VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: ref.Name, DefaultMode: ptr.To[int32](0o440),
+				Items: []corev1.KeyToPath{{Key: ref.Key, Path: ref.Key}}},
+		}})
+	}
+	if in.PasswordFile {
+		vols = append(vols, corev1.Volume{Name: volumePassword, VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: inst.Spec.PasswordSecret.Name, DefaultMode: ptr.To[int32](0o440),
+				Items: []corev1.KeyToPath{{Key: PasswordKey, Path: PasswordKey}}},
+		}})
+	}
+	return vols
+}
+
+// affinity adds the preferred zones, in order of preference, to the user's
+// affinity.
+func affinity(s v1alpha1.SchedulingSpec) *corev1.Affinity {
+	if len(s.PreferredZones) == 0 {
+		return s.Affinity
+	}
+	aff := &corev1.Affinity{}
+	if s.Affinity != nil {
+		aff = s.Affinity.DeepCopy()
+	}
+	if aff.NodeAffinity == nil {
+		aff.NodeAffinity = &corev1.NodeAffinity{}
+	}
+	n := int32(len(s.PreferredZones))
+	for i, zone := range s.PreferredZones {
+		aff.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(
+			aff.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
+			corev1.PreferredSchedulingTerm{
+				// Weights 100, 90, ... keep the user's order; the scheduler
+				// accepts 1..100.
+				Weight: max(100-int32(i)*(100/n), 1),
+				Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{
+					Key: corev1.LabelTopologyZone, Operator: corev1.NodeSelectorOpIn, Values: []string{zone},
+				}}},
+			})
+	}
+	return aff
+}

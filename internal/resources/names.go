@@ -1,0 +1,52 @@
+package resources
+
+import (
+	"github.com/irisha/irisha/api/v1alpha1"
+)
+
+// Labels on every object irisha creates for an instance.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelComponent = "app.kubernetes.io/component"
+	// LabelIrisInstance selects an instance's objects; it is the pod selector.
+	LabelIrisInstance = "irisha.dev/instance"
+
+	ManagedBy = "irisha"
+)
+
+// AnnotationSpecHash records the hash of the desired object the operator last
+// wrote, so an unchanged instance is reconciled without a single write.
+const AnnotationSpecHash = "irisha.dev/spec-hash"
+
+// PVCName is the name of the instance's durable %SYS volume claim.
+func PVCName(inst *v1alpha1.IrisInstance) string { return inst.Name + "-data" }
+
+// MergeSecretName is the name of the Secret holding the effective CPF merge file.
+func MergeSecretName(inst *v1alpha1.IrisInstance) string { return inst.Name + "-merge" }
+
+// DeploymentName is the name of the instance's Deployment.
+func DeploymentName(inst *v1alpha1.IrisInstance) string { return inst.Name }
+
+// ServiceName is the name of the instance's Service.
+func ServiceName(inst *v1alpha1.IrisInstance) string { return inst.Name }
+
+// ServiceAccountName is the name of the instance's ServiceAccount.
+func ServiceAccountName(inst *v1alpha1.IrisInstance) string { return inst.Name }
+
+// SelectorLabels select the instance's pods.
+func SelectorLabels(inst *v1alpha1.IrisInstance) map[string]string {
+	return map[string]string{LabelIrisInstance: inst.Name}
+}
+
+// Labels are put on every object of the instance.
+func Labels(inst *v1alpha1.IrisInstance) map[string]string {
+	return map[string]string{
+		LabelName:         "iris",
+		LabelInstance:     inst.Name,
+		LabelManagedBy:    ManagedBy,
+		LabelComponent:    "database",
+		LabelIrisInstance: inst.Name,
+	}
+}

@@ -1,0 +1,121 @@
+package resources
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+)
+
+// Objects are the desired objects of one instance.
+type Objects struct {
+	PVC            *corev1.PersistentVolumeClaim
+	MergeSecret    *corev1.Secret
+	ServiceAccount *corev1.ServiceAccount
+	Deployment     *appsv1.Deployment
+	Service        *corev1.Service
+}
+
+// All returns the objects in the order they are applied: what the pod needs
+// before the Deployment that starts it.
+func (o *Objects) All() []client.Object {
+	return []client.Object{o.PVC, o.MergeSecret, o.ServiceAccount, o.Deployment, o.Service}
+}
+
+// Build returns every object of the instance, each stamped with its hash. It
+// fails with an *InvalidConfigError when the CPF merge is bad, before anything
+// is built, so a caller never applies half an instance.
+func Build(in Inputs) (*Objects, error) {
+	merge, err := EffectiveMerge(in)
+	if err != nil {
+		return nil, err
+	}
+	objs := &Objects{
+		PVC:            PVC(in),
+		MergeSecret:    MergeSecret(in, merge),
+		ServiceAccount: ServiceAccount(in),
+		Deployment:     Deployment(in),
+		Service:        Service(in),
+	}
+	for _, o := range objs.All() {
+		if err := StampHash(o); err != nil {
+			return nil, fmt.Errorf("building objects of %s: %w", in.Instance.Name, err)
+		}
+	}
+	return objs, nil
+}
+
+// PVC is the claim for durable %SYS.
+func PVC(in Inputs) *corev1.PersistentVolumeClaim {
+	inst := in.Instance
+	s := inst.Spec.Storage
+	return &corev1.PersistentVolumeClaim{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      PVCName(inst),
+			Namespace: inst.Namespace,
+			Labels:    Labels(inst),
+		},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{s.AccessMode},
+			StorageClassName: s.ClassName,
+			Resources: corev1.VolumeResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceStorage: s.Size},
+			},
+		},
+	}
+}
+
+// ServiceAccount is the pod's identity; the agent's Role binds to it.
+func ServiceAccount(in Inputs) *corev1.ServiceAccount {
+	inst := in.Instance
+	return &corev1.ServiceAccount{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ServiceAccountName(inst),
+			Namespace: inst.Namespace,
+			Labels:    Labels(inst),
+		},
+	}
+}
+
+// Service exposes the chosen IRIS ports.
+func Service(in Inputs) *corev1.Service {
+	inst := in.Instance
+	spec := &inst.Spec
+	var ports []corev1.ServicePort
+	for _, p := range spec.ExposedPorts() {
+		number := int32(SuperserverPort)
+		if p == v1alpha1.PortWeb {
+			number = WebPort
+		}
+		ports = append(ports, corev1.ServicePort{
+			Name: string(p), Port: number, TargetPort: intstr.FromString(string(p)), Protocol: corev1.ProtocolTCP,
+		})
+	}
+	return &corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        ServiceName(inst),
+			Namespace:   inst.Namespace,
+			Labels:      Labels(inst),
+			Annotations: spec.Service.Annotations,
+		},
+		Spec: corev1.ServiceSpec{
+			Type:     spec.Service.Type,
+			Selector: SelectorLabels(inst),
+			Ports:    ports,
+		},
+	}
+}
+
+// StorageRequest returns the size a PVC asks for.
+func StorageRequest(pvc *corev1.PersistentVolumeClaim) resource.Quantity {
+	return pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+}

@@ -1,0 +1,359 @@
+package resources
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+)
+
+func instance(mutate ...func(*v1alpha1.IrisInstance)) Inputs {
+	inst := &v1alpha1.IrisInstance{
+		ObjectMeta: metav1.ObjectMeta{Name: "iris", Namespace: "db"},
+		Spec: v1alpha1.IrisInstanceSpec{
+			Image:   "containers.intersystems.com/intersystems/iris-community:2025.1",
+			Storage: v1alpha1.StorageSpec{ClassName: ptr.To("longhorn"), Size: resource.MustParse("10Gi")},
+		},
+	}
+	for _, m := range mutate {
+		m(inst)
+	}
+	return Inputs{Instance: inst.WithDefaults()}
+}
+
+func build(t *testing.T, in Inputs) *Objects {
+	t.Helper()
+	objs, err := Build(in)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return objs
+}
+
+func env(c corev1.Container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+func TestDataDirectoryIsASubdirectoryOfTheMount(t *testing.T) {
+	for _, tc := range []struct{ sub, want string }{
+		{"", "/irissys/data/IRIS"},
+		{"IRIS", "/irissys/data/IRIS"},
+		{"instances/prod", "/irissys/data/instances/prod"},
+	} {
+		in := instance(func(i *v1alpha1.IrisInstance) { i.Spec.Storage.DataSubdirectory = tc.sub })
+		c := build(t, in).Deployment.Spec.Template.Spec.Containers[0]
+		got := env(c, "ISC_DATA_DIRECTORY")
+		if got != tc.want {
+			t.Errorf("subdirectory %q: ISC_DATA_DIRECTORY = %q, want %q", tc.sub, got, tc.want)
+		}
+		// A fresh volume holds lost+found: the mount root itself must never
+		// be the data directory.
+		if filepath.Clean(got) == DataMountPath {
+			t.Errorf("ISC_DATA_DIRECTORY is the mount root")
+		}
+		var mounted bool
+		for _, m := range c.VolumeMounts {
+			if m.Name == volumeData && m.MountPath == DataMountPath && m.SubPath == "" {
+				mounted = true
+			}
+		}
+		if !mounted {
+			t.Errorf("the data volume is not mounted at %s", DataMountPath)
+		}
+	}
+}
+
+func TestPodRunsAsIrisOwnerWithoutPrivileges(t *testing.T) {
+	pod := build(t, instance()).Deployment.Spec.Template.Spec
+	sc := pod.SecurityContext
+	checks := []struct {
+		what string
+		ok   bool
+	}{
+		{"runAsUser 51773", ptr.Deref(sc.RunAsUser, 0) == 51773},
+		{"runAsGroup 51773", ptr.Deref(sc.RunAsGroup, 0) == 51773},
+		{"runAsNonRoot", ptr.Deref(sc.RunAsNonRoot, false)},
+		{"fsGroup 51773", ptr.Deref(sc.FSGroup, 0) == 51773},
+		{"fsGroupChangePolicy OnRootMismatch", ptr.Deref(sc.FSGroupChangePolicy, "") == corev1.FSGroupChangeOnRootMismatch},
+		{"seccomp RuntimeDefault", sc.SeccompProfile != nil && sc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	for _, c := range pod.Containers {
+		csc := c.SecurityContext
+		checks = append(checks,
+			struct {
+				what string
+				ok   bool
+			}{c.Name + ": no privilege escalation", csc != nil && csc.AllowPrivilegeEscalation != nil && !*csc.AllowPrivilegeEscalation},
+			struct {
+				what string
+				ok   bool
+			}{c.Name + ": capabilities drop ALL", csc != nil && csc.Capabilities != nil && len(csc.Capabilities.Drop) == 1 && csc.Capabilities.Drop[0] == "ALL" && len(csc.Capabilities.Add) == 0},
+			struct {
+				what string
+				ok   bool
+			}{c.Name + ": not privileged", csc != nil && !ptr.Deref(csc.Privileged, false)},
+		)
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("pod security: %s does not hold", c.what)
+		}
+	}
+}
+
+func TestGracePeriodCoversShutdownTimeout(t *testing.T) {
+	for _, timeout := range []int32{0, 120, 300, 3600, 100000} {
+		in := instance(func(i *v1alpha1.IrisInstance) { i.Spec.ShutdownTimeoutSeconds = timeout })
+		objs := build(t, in)
+		grace := ptr.Deref(objs.Deployment.Spec.Template.Spec.TerminationGracePeriodSeconds, 30)
+		want := int64(in.Instance.Spec.ShutdownTimeoutSeconds)
+		if grace <= want {
+			t.Errorf("ShutdownTimeout %d: grace period %d is not above it", want, grace)
+		}
+		merge := string(objs.MergeSecret.Data[MergeFileKey])
+		if !strings.Contains(merge, "ShutdownTimeout="+strconv.FormatInt(want, 10)) {
+			t.Errorf("ShutdownTimeout %d is not in the merge file:\n%s", want, merge)
+		}
+	}
+}
+
+func TestOneWriterByConstruction(t *testing.T) {
+	d := build(t, instance()).Deployment
+	if ptr.Deref(d.Spec.Replicas, 0) != 1 {
+		t.Errorf("replicas = %v, want 1", d.Spec.Replicas)
+	}
+	if d.Spec.Strategy.Type != "Recreate" {
+		t.Errorf("strategy = %q, want Recreate: a rolling update would start the new pod next to the old one", d.Spec.Strategy.Type)
+	}
+}
+
+func TestZombiesAreReaped(t *testing.T) {
+	c := build(t, instance()).Deployment.Spec.Template.Spec.Containers[0]
+	if len(c.Command) < 3 || c.Command[0] != "/tini" || c.Command[2] != "/iris-main" {
+		t.Errorf("command = %q, want tini as PID 1 in front of /iris-main", c.Command)
+	}
+}
+
+func TestProbes(t *testing.T) {
+	c := build(t, instance()).Deployment.Spec.Template.Spec.Containers[0]
+	if c.StartupProbe == nil || c.LivenessProbe == nil || c.ReadinessProbe == nil {
+		t.Fatalf("startup, liveness and readiness probes must all be set")
+	}
+	window := c.StartupProbe.PeriodSeconds * c.StartupProbe.FailureThreshold
+	if window < 10*60 {
+		t.Errorf("startup window %ds leaves no room for journal recovery; want at least 10 minutes", window)
+	}
+	if c.ReadinessProbe.TCPSocket == nil || c.ReadinessProbe.TCPSocket.Port.String() != "superserver" {
+		t.Errorf("readiness must check the superserver port, got %+v", c.ReadinessProbe.ProbeHandler)
+	}
+}
+
+// TestLivenessSurvivesAFreeze runs the liveness command for real, with an
+// `iris` on PATH that prints the qlist line of each state: a frozen write
+// daemon (health "hung") and the alerts after a crash recovery must not fail
+// it; a down or inhibited instance must.
+func TestLivenessSurvivesAFreeze(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on this machine")
+	}
+	c := build(t, instance()).Deployment.Spec.Template.Spec.Containers[0]
+	cmd := c.LivenessProbe.Exec.Command
+	if len(cmd) != 3 || cmd[0] != "/bin/sh" {
+		t.Fatalf("liveness command = %q, want /bin/sh -c ...", cmd)
+	}
+	for _, tc := range []struct {
+		state, qlist string
+		alive        bool
+	}{
+		{"healthy", "IRIS^/usr/irissys^2025.1.0.223.0^running, since Mon Nov 24 10:00:00 2026^iris.cpf^1972^52773^62972^ok^IRIS^^^/irissys/data/IRIS", true},
+		{"frozen for a backup", "IRIS^/usr/irissys^2025.1.0.223.0^running, since Mon Nov 24 10:00:00 2026^iris.cpf^1972^52773^62972^hung^IRIS^^^/irissys/data/IRIS", true},
+		{"alerts after crash recovery", "IRIS^/usr/irissys^2025.1.0.223.0^running, since Mon Nov 24 10:00:00 2026^iris.cpf^1972^52773^62972^alert^IRIS^^^/irissys/data/IRIS", true},
+		{"down", "IRIS^/usr/irissys^2025.1.0.223.0^down, last used Mon Nov 24 10:00:00 2026^iris.cpf^1972^52773^62972^^IRIS^^^/irissys/data/IRIS", false},
+		{"sign-on inhibited", "IRIS^/usr/irissys^2025.1.0.223.0^sign-on inhibited, last used Mon Nov 24 10:00:00 2026^iris.cpf^1972^52773^62972^^IRIS^^^/irissys/data/IRIS", false},
+	} {
+		dir := t.TempDir()
+		script := "#!/bin/sh\necho '" + tc.qlist + "'\n"
+		if err := os.WriteFile(filepath.Join(dir, "iris"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		probe := exec.Command(sh, "-c", cmd[2])
+		probe.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		err := probe.Run()
+		if alive := err == nil; alive != tc.alive {
+			t.Errorf("%s: liveness passed=%v, want %v", tc.state, alive, tc.alive)
+		}
+	}
+}
+
+func TestMergeFileIsWatchableAndOwnsShutdownTimeout(t *testing.T) {
+	in := instance(func(i *v1alpha1.IrisInstance) {
+		i.Spec.Config = &v1alpha1.ConfigSpec{MergeText: ptr.To("[config]\nglobals=0,0,800,0,0,0\n")}
+	})
+	in.MergeText = *in.Instance.Spec.Config.MergeText
+	objs := build(t, in)
+	c := objs.Deployment.Spec.Template.Spec.Containers[0]
+	if got := env(c, "ISC_CPF_MERGE_FILE"); got != MergeMountPath+"/"+MergeFileKey {
+		t.Errorf("ISC_CPF_MERGE_FILE = %q", got)
+	}
+	for _, m := range c.VolumeMounts {
+		if m.Name == volumeMerge && m.SubPath != "" {
+			t.Errorf("the merge file is mounted with subPath, which never sees updates")
+		}
+	}
+	merge := string(objs.MergeSecret.Data[MergeFileKey])
+	for _, want := range []string{"globals=0,0,800,0,0,0", "ShutdownTimeout=300"} {
+		if !strings.Contains(merge, want) {
+			t.Errorf("merge file lacks %q:\n%s", want, merge)
+		}
+	}
+}
+
+func TestInvalidConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, wantInError string
+	}{
+		{"line without section", "globals=0,0,800,0,0,0\n", "line 1"},
+		{"garbage on line 3", "[config]\nglobals=0,0,800,0,0,0\nthis is not a setting\n", "line 3"},
+		{"ShutdownTimeout owned by the spec", "[Startup]\nShutdownTimeout=200\n", "spec.shutdownTimeoutSeconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := instance()
+			in.MergeText = tc.text
+			_, err := Build(in)
+			if !IsInvalidConfig(err) {
+				t.Fatalf("Build error = %v, want an InvalidConfigError", err)
+			}
+			if !strings.Contains(err.Error(), tc.wantInError) {
+				t.Errorf("error %q does not mention %q", err, tc.wantInError)
+			}
+		})
+	}
+}
+
+func TestPassword(t *testing.T) {
+	withSecret := func(i *v1alpha1.IrisInstance) { i.Spec.PasswordSecret = &v1alpha1.PasswordSecretRef{Name: "pw"} }
+
+	hashed := instance(withSecret)
+	hashed.PasswordHash = "FBFE8593AEFA510C27FD184738D6E865A441DE98,u4ocm4qh"
+	objs := build(t, hashed)
+	if merge := string(objs.MergeSecret.Data[MergeFileKey]); !strings.Contains(merge, "PasswordHash="+hashed.PasswordHash) {
+		t.Errorf("PasswordHash not merged:\n%s", merge)
+	}
+	if args := strings.Join(objs.Deployment.Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "--password-file") {
+		t.Errorf("a hash must not also be passed as a password file: %s", args)
+	}
+
+	plain := instance(withSecret)
+	plain.PasswordFile = true
+	objs = build(t, plain)
+	if args := strings.Join(objs.Deployment.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--password-file /irissys/password/password") {
+		t.Errorf("plain password not passed to iris-main: %s", args)
+	}
+	if merge := string(objs.MergeSecret.Data[MergeFileKey]); strings.Contains(merge, "PasswordHash") {
+		t.Errorf("no PasswordHash expected:\n%s", merge)
+	}
+
+	bad := instance(withSecret)
+	bad.PasswordHash = "not a hash"
+	if _, err := Build(bad); !IsInvalidConfig(err) {
+		t.Errorf("a malformed PasswordHash must be rejected, got %v", err)
+	}
+}
+
+func TestServicePorts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		image string
+		ports []v1alpha1.IrisPort
+		want  []int32
+	}{
+		{"community gets the web port", "containers.intersystems.com/intersystems/iris-community:2025.1", nil, []int32{1972, 52773}},
+		{"licensed image has no private web server", "containers.intersystems.com/intersystems/iris:2025.1", nil, []int32{1972}},
+		{"explicit list wins", "intersystems/iris-community:2025.1", []v1alpha1.IrisPort{v1alpha1.PortSuperserver}, []int32{1972}},
+		{"digest reference", "intersystems/irishealth-community@sha256:abc", nil, []int32{1972, 52773}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := instance(func(i *v1alpha1.IrisInstance) { i.Spec.Image = tc.image; i.Spec.Service.Ports = tc.ports })
+			svc := build(t, in).Service
+			var got []int32
+			for _, p := range svc.Spec.Ports {
+				got = append(got, p.Port)
+			}
+			if !equalInts(got, tc.want) {
+				t.Errorf("ports = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestPVC(t *testing.T) {
+	in := instance(func(i *v1alpha1.IrisInstance) { i.Spec.Storage.AccessMode = corev1.ReadWriteOncePod })
+	pvc := build(t, in).PVC
+	if pvc.Name != "iris-data" || ptr.Deref(pvc.Spec.StorageClassName, "") != "longhorn" {
+		t.Errorf("pvc = %s class %v", pvc.Name, pvc.Spec.StorageClassName)
+	}
+	if len(pvc.Spec.AccessModes) != 1 || pvc.Spec.AccessModes[0] != corev1.ReadWriteOncePod {
+		t.Errorf("access modes = %v", pvc.Spec.AccessModes)
+	}
+	if got := StorageRequest(pvc); got.Cmp(resource.MustParse("10Gi")) != 0 {
+		t.Errorf("size = %s", got.String())
+	}
+	if len(pvc.OwnerReferences) != 0 {
+		t.Errorf("the builder must not own the PVC; the reconciler decides by deletion policy")
+	}
+}
+
+func TestPreferredZonesKeepTheirOrder(t *testing.T) {
+	in := instance(func(i *v1alpha1.IrisInstance) { i.Spec.Scheduling.PreferredZones = []string{"a", "b", "c"} })
+	terms := build(t, in).Deployment.Spec.Template.Spec.Affinity.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution
+	if len(terms) != 3 {
+		t.Fatalf("got %d terms", len(terms))
+	}
+	for i := 1; i < len(terms); i++ {
+		if terms[i].Weight >= terms[i-1].Weight || terms[i].Weight < 1 {
+			t.Errorf("weights %d then %d do not keep the order", terms[i-1].Weight, terms[i].Weight)
+		}
+	}
+	if terms[0].Preference.MatchExpressions[0].Values[0] != "a" {
+		t.Errorf("first preferred zone = %v", terms[0].Preference.MatchExpressions[0].Values)
+	}
+}
+
+func TestHashChangesWithTheSpecOnly(t *testing.T) {
+	a := build(t, instance()).Deployment
+	b := build(t, instance()).Deployment
+	if HashOf(a) == "" || HashOf(a) != HashOf(b) {
+		t.Errorf("the same spec must give the same hash: %q vs %q", HashOf(a), HashOf(b))
+	}
+	c := build(t, instance(func(i *v1alpha1.IrisInstance) { i.Spec.Image = "intersystems/iris-community:2026.1" })).Deployment
+	if HashOf(c) == HashOf(a) {
+		t.Errorf("a new image must change the hash")
+	}
+}
