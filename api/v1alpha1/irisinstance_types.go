@@ -37,7 +37,7 @@ type IrisInstanceSpec struct {
 	// LicenseKeySecret names a Secret whose key (default iris.key) is the
 	// licence key. Not needed for Community images.
 	// +optional
-	LicenseKeySecret *SecretKeyRef `json:"licenseKeySecret,omitempty"`
+	LicenseKeySecret *LicenseKeySecretRef `json:"licenseKeySecret,omitempty"`
 
 	// Service exposes the instance.
 	// +optional
@@ -141,10 +141,11 @@ type ConfigMapKeyRef struct {
 	Key string `json:"key,omitempty"`
 }
 
-// SecretKeyRef names a key of a Secret in the instance's namespace.
-type SecretKeyRef struct {
+// LicenseKeySecretRef names the Secret key holding the licence key.
+type LicenseKeySecretRef struct {
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// +kubebuilder:default=iris.key
 	// +optional
 	Key string `json:"key,omitempty"`
 }

@@ -4,6 +4,7 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -72,7 +73,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if len(in.instances) == 0 {
 		return fmt.Errorf("no IrisInstance in %v: nothing to render", o.Files)
 	}
-	first := true
+	// Everything is built before anything is printed, so a bad instance
+	// never leaves half a stream to pipe into kubectl apply.
+	var docs [][]byte
 	for _, inst := range in.instances {
 		inputs, err := resources.Resolve(ctx, inst, in)
 		if err != nil {
@@ -91,20 +94,15 @@ func (o *Options) Run(ctx context.Context) error {
 				ann = nil
 			}
 			obj.SetAnnotations(ann)
-			b, err := yaml.Marshal(obj)
+			b, err := manifest(obj)
 			if err != nil {
 				return fmt.Errorf("IrisInstance %s: printing %s: %w", inst.Name, obj.GetName(), err)
 			}
-			if !first {
-				if _, err := io.WriteString(o.Out, "---\n"); err != nil {
-					return err
-				}
-			}
-			first = false
-			if _, err := o.Out.Write(b); err != nil {
-				return err
-			}
+			docs = append(docs, b)
 		}
+	}
+	if _, err := o.Out.Write(bytes.Join(docs, []byte("---\n"))); err != nil {
+		return fmt.Errorf("writing the manifests: %w", err)
 	}
 	return nil
 }
@@ -119,4 +117,19 @@ func (o *Options) decode(ctx context.Context, in *input, name string, v *apivali
 	}
 	defer func() { _ = f.Close() }()
 	return in.decodeFile(ctx, name, f, v)
+}
+
+// manifest prints obj as a user would write it: without the empty status
+// that typed objects always carry.
+func manifest(obj any) ([]byte, error) {
+	raw, err := yaml.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	return yaml.Marshal(m)
 }
