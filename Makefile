@@ -27,7 +27,7 @@ fmt: ## gofmt every Go file.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: vet
-vet: ## go vet and staticcheck.
+vet: $(STATICCHECK) ## go vet and staticcheck.
 	go vet ./...
 	$(STATICCHECK) ./...
 

@@ -313,7 +313,3 @@ type IrisInstanceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []IrisInstance `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&IrisInstance{}, &IrisInstanceList{})
-}
