@@ -1,0 +1,11 @@
+// Package lease is the agent's side of the fencing Lease (DESIGN.md, W1): the
+// agent acquires the instance's coordination.k8s.io Lease before IRIS starts,
+// renews it, and declares itself fenced — so that IRIS is stopped hard — once
+// a renewal has not succeeded by leaseDuration - safetyMargin after the last
+// successful one was *sent*. Counting from the send, on the monotonic clock,
+// keeps the agent's deadline ahead of anyone else's expiry even when a reply
+// comes back late or the wall clock jumps.
+//
+// The decisions (may I take the Lease? when am I fenced?) are pure functions
+// in rules.go; lease.go only talks to the API server.
+package lease

@@ -1,0 +1,211 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+)
+
+// ErrFenced means the agent could not renew in time, or found the Lease held
+// by someone else: IRIS must be stopped now.
+var ErrFenced = errors.New("fencing Lease lost")
+
+// Config of a Lease.
+type Config struct {
+	Namespace, Name string
+	// Identity of this agent: its pod, as "<name>_<uid>".
+	Identity string
+	Timing   Timing
+	Clock    clock.WithTicker
+}
+
+// Lease is the agent's handle on the fencing Lease.
+type Lease struct {
+	cfg    Config
+	client coordinationclient.LeasesGetter
+	log    logr.Logger
+
+	obs      *Observation
+	current  *coordinationv1.Lease
+	lastSent time.Time
+}
+
+// New returns a handle; nothing is sent until Acquire.
+func New(cfg Config, client coordinationclient.LeasesGetter, log logr.Logger) (*Lease, error) {
+	if err := cfg.Timing.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	return &Lease{cfg: cfg, client: client, log: log.WithValues("lease", cfg.Namespace+"/"+cfg.Name)}, nil
+}
+
+// Deadline is when the agent is fenced unless a renewal succeeds first.
+func (l *Lease) Deadline() time.Time { return l.cfg.Timing.FenceDeadline(l.lastSent) }
+
+// Acquire blocks until this agent holds the Lease or ctx is done. While
+// another agent holds it, it waits until it has seen the Lease unchanged for
+// a whole lease duration.
+func (l *Lease) Acquire(ctx context.Context) error {
+	leases := l.client.Leases(l.cfg.Namespace)
+	waitLogged := false
+	for {
+		sent := l.cfg.Clock.Now()
+		cur, err := leases.Get(ctx, l.cfg.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			created, err := leases.Create(ctx, l.newLease(sent), metav1.CreateOptions{})
+			if err == nil {
+				l.held(created, sent)
+				return nil
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				l.log.Error(err, "Creating the fencing Lease failed; retrying")
+			}
+		case err != nil:
+			l.log.Error(err, "Reading the fencing Lease failed; retrying")
+		default:
+			obs := Observe(l.obs, recordOf(cur), sent)
+			l.obs = &obs
+			if CanAcquire(obs, l.cfg.Identity, sent) {
+				taken, err := leases.Update(ctx, l.takeOver(cur, sent), metav1.UpdateOptions{})
+				if err == nil {
+					l.held(taken, sent)
+					return nil
+				}
+				l.log.Info("Taking the fencing Lease failed; retrying", "error", err.Error())
+			} else if !waitLogged {
+				l.log.Info("Waiting for the fencing Lease: another agent holds it; IRIS starts once it expires or is released",
+					"holder", obs.Holder, "waitAtMost", WaitLeft(obs, l.cfg.Identity, sent).String())
+				waitLogged = true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.cfg.Clock.After(l.cfg.Timing.RenewInterval):
+		}
+	}
+}
+
+// Hold renews the Lease every renew interval until ctx is done (nil) or the
+// agent is fenced (ErrFenced). No request outlives the fence deadline.
+func (l *Lease) Hold(ctx context.Context) error {
+	ticker := l.cfg.Clock.NewTicker(l.cfg.Timing.RenewInterval)
+	defer ticker.Stop()
+	for {
+		deadline := l.Deadline()
+		fence := l.cfg.Clock.NewTimer(deadline.Sub(l.cfg.Clock.Now()))
+		select {
+		case <-ctx.Done():
+			fence.Stop()
+			return nil
+		case <-fence.C():
+			return fmt.Errorf("%w: no renewal succeeded by the deadline", ErrFenced)
+		case <-ticker.C():
+			fence.Stop()
+			if err := l.renew(ctx, deadline); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (l *Lease) renew(ctx context.Context, deadline time.Time) error {
+	reqCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	sent := l.cfg.Clock.Now()
+	next := l.current.DeepCopy()
+	next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(sent))
+	renewed, err := l.client.Leases(l.cfg.Namespace).Update(reqCtx, next, metav1.UpdateOptions{})
+	if err == nil {
+		l.held(renewed, sent)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		// Someone else wrote the Lease: re-read it to see whether it is
+		// still ours.
+		cur, getErr := l.client.Leases(l.cfg.Namespace).Get(reqCtx, l.cfg.Name, metav1.GetOptions{})
+		if getErr == nil && ptr.Deref(cur.Spec.HolderIdentity, "") != l.cfg.Identity {
+			return fmt.Errorf("%w: now held by %q", ErrFenced, ptr.Deref(cur.Spec.HolderIdentity, ""))
+		}
+		if getErr == nil {
+			l.current = cur
+		}
+	}
+	l.log.Info("Renewing the fencing Lease failed; IRIS is stopped if no renewal succeeds in time",
+		"error", err.Error(), "fenceIn", deadline.Sub(l.cfg.Clock.Now()).Round(time.Millisecond).String())
+	return nil
+}
+
+// Release gives the Lease up after IRIS stopped cleanly, so a replacement
+// starts at once instead of waiting a lease duration.
+func (l *Lease) Release(ctx context.Context) error {
+	if l.current == nil {
+		return nil
+	}
+	next := l.current.DeepCopy()
+	next.Spec.HolderIdentity = nil
+	next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(l.cfg.Clock.Now()))
+	if _, err := l.client.Leases(l.cfg.Namespace).Update(ctx, next, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("releasing the fencing Lease: %w", err)
+	}
+	l.current = nil
+	return nil
+}
+
+func (l *Lease) held(lease *coordinationv1.Lease, sent time.Time) {
+	l.current, l.lastSent = lease, sent
+}
+
+func (l *Lease) newLease(now time.Time) *coordinationv1.Lease {
+	return &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: l.cfg.Namespace, Name: l.cfg.Name},
+		Spec:       l.spec(now, 0),
+	}
+}
+
+func (l *Lease) takeOver(cur *coordinationv1.Lease, now time.Time) *coordinationv1.Lease {
+	next := cur.DeepCopy()
+	transitions := ptr.Deref(cur.Spec.LeaseTransitions, 0)
+	if ptr.Deref(cur.Spec.HolderIdentity, "") != l.cfg.Identity {
+		transitions++
+	}
+	next.Spec = l.spec(now, transitions)
+	return next
+}
+
+func (l *Lease) spec(now time.Time, transitions int32) coordinationv1.LeaseSpec {
+	t := metav1.NewMicroTime(now)
+	return coordinationv1.LeaseSpec{
+		HolderIdentity:       ptr.To(l.cfg.Identity),
+		LeaseDurationSeconds: ptr.To(int32(l.cfg.Timing.Duration / time.Second)),
+		AcquireTime:          &t,
+		RenewTime:            &t,
+		LeaseTransitions:     ptr.To(transitions),
+	}
+}
+
+func recordOf(l *coordinationv1.Lease) Record {
+	r := Record{
+		Holder:   ptr.Deref(l.Spec.HolderIdentity, ""),
+		Duration: time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, 0)) * time.Second,
+	}
+	if l.Spec.RenewTime != nil {
+		r.RenewTime = l.Spec.RenewTime.Time
+	}
+	return r
+}

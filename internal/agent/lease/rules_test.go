@@ -1,0 +1,90 @@
+package lease
+
+import (
+	"testing"
+	"testing/quick"
+	"time"
+)
+
+var t0 = time.Unix(1_000_000, 0)
+
+func TestCanAcquire(t *testing.T) {
+	other := Record{Holder: "pod-a", Duration: 10 * time.Second, RenewTime: t0}
+	for _, tc := range []struct {
+		name string
+		obs  Observation
+		now  time.Time
+		want bool
+	}{
+		{"free", Observation{Record: Record{}, Since: t0}, t0, true},
+		{"released", Observation{Record: Record{Holder: "", Duration: time.Second}, Since: t0}, t0, true},
+		{"mine", Observation{Record: Record{Holder: "me", Duration: 10 * time.Second}, Since: t0}, t0, true},
+		{"held, just seen", Observation{Record: other, Since: t0}, t0, false},
+		{"held, seen 9.9s unchanged", Observation{Record: other, Since: t0}, t0.Add(9900 * time.Millisecond), false},
+		{"held, seen a whole duration unchanged", Observation{Record: other, Since: t0}, t0.Add(10 * time.Second), true},
+	} {
+		if got := CanAcquire(tc.obs, "me", tc.now); got != tc.want {
+			t.Errorf("%s: CanAcquire = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRenewalRestartsTheWait: every renewal the holder makes restarts the
+// observer's wait, whatever the holder's clock says.
+func TestRenewalRestartsTheWait(t *testing.T) {
+	rec := Record{Holder: "pod-a", Duration: 10 * time.Second, RenewTime: t0.Add(-time.Hour)}
+	obs := Observe(nil, rec, t0)
+	obs = Observe(&obs, rec, t0.Add(8*time.Second))
+	if !obs.Since.Equal(t0) {
+		t.Fatalf("an unchanged record must keep its first sighting")
+	}
+	rec.RenewTime = rec.RenewTime.Add(2 * time.Second) // holder renewed; its clock is an hour behind
+	obs = Observe(&obs, rec, t0.Add(9*time.Second))
+	if CanAcquire(obs, "me", t0.Add(12*time.Second)) {
+		t.Errorf("the Lease was taken 3s after the holder renewed")
+	}
+	if !CanAcquire(obs, "me", t0.Add(19*time.Second)) {
+		t.Errorf("the Lease was not free a whole duration after the last renewal was seen")
+	}
+}
+
+// TestHolderFencesBeforeAnyObserverAcquires is the W1 property: whatever the
+// delays, a holder's fence deadline comes before the earliest moment another
+// agent may acquire. The server stores a renewal sent at s at some time
+// >= s, an observer sees it at some time >= that, and waits a whole duration.
+func TestHolderFencesBeforeAnyObserverAcquires(t *testing.T) {
+	prop := func(durS uint8, sendDelayMs, seeDelayMs uint16) bool {
+		d := time.Duration(durS%60+5) * time.Second
+		timing := DefaultTiming(d)
+		sent := t0
+		stored := sent.Add(time.Duration(sendDelayMs) * time.Millisecond)
+		seen := stored.Add(time.Duration(seeDelayMs) * time.Millisecond)
+		obs := Observation{Record: Record{Holder: "pod-a", Duration: d, RenewTime: sent}, Since: seen}
+		fence := timing.FenceDeadline(sent)
+		// At the fence deadline nobody else may hold the Lease, and the
+		// margin left covers killing IRIS.
+		return !CanAcquire(obs, "pod-b", fence) && obs.Since.Add(obs.Duration).Sub(fence) >= timing.SafetyMargin
+	}
+	if err := quick.Check(prop, nil); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestTiming(t *testing.T) {
+	if err := DefaultTiming(10 * time.Second).Validate(); err != nil {
+		t.Errorf("default timing for 10s: %v", err)
+	}
+	d := DefaultTiming(10 * time.Second)
+	if d.RenewInterval != 2*time.Second || d.SafetyMargin != 2*time.Second {
+		t.Errorf("default timing = %+v", d)
+	}
+	for _, bad := range []Timing{
+		{Duration: 10 * time.Second, RenewInterval: 5 * time.Second, SafetyMargin: 2 * time.Second},
+		{Duration: 10 * time.Second, RenewInterval: time.Second, SafetyMargin: 10 * time.Second},
+		{Duration: 0, RenewInterval: time.Second, SafetyMargin: time.Second},
+	} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v was accepted", bad)
+		}
+	}
+}
