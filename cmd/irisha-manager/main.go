@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/irisha/irisha/internal/agent"
 	"github.com/irisha/irisha/internal/operator"
 	"github.com/irisha/irisha/internal/version"
 )
@@ -32,6 +33,6 @@ func run() error {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(operator.NewCommand())
+	root.AddCommand(operator.NewCommand(), agent.NewCommand())
 	return root.ExecuteContext(ctx)
 }

@@ -1,0 +1,199 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/irisha/irisha/internal/agent/lease"
+	"github.com/irisha/irisha/internal/agent/supervisor"
+	"github.com/irisha/irisha/internal/iris"
+)
+
+// ExitFenced is the agent's exit code after it stopped IRIS because it lost
+// the fencing Lease.
+const ExitFenced = 75
+
+// Config of one agent run.
+type Config struct {
+	// Command is iris-main and its arguments.
+	Command []string
+
+	Namespace string
+	// LeaseName is the instance's fencing Lease.
+	LeaseName string
+	// Identity is the pod, "<name>_<uid>".
+	Identity string
+	Timing   lease.Timing
+
+	// ListenAddress serves /livez, /readyz, /startupz and /metrics.
+	ListenAddress string
+	// SuperserverAddress is checked by /readyz.
+	SuperserverAddress string
+	// Iris is the iris command.
+	Iris string
+	// ProbeTimeout bounds one qlist in a probe; longer means hung.
+	ProbeTimeout time.Duration
+	// ForceTimeout bounds `iris force` when fenced, before SIGKILL.
+	ForceTimeout time.Duration
+
+	REST *rest.Config
+}
+
+// Run is the agent's life: Lease, then IRIS, then whichever comes first of
+// IRIS exiting, a signal (clean stop, Lease released) or the Lease lost
+// (hard stop). It returns the process exit code.
+func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
+	if len(cfg.Command) == 0 {
+		return 2, errors.New("no command to supervise: give it after --, e.g. agent run -- /iris-main")
+	}
+	cs, err := kubernetes.NewForConfig(cfg.REST)
+	if err != nil {
+		return 2, fmt.Errorf("creating the Kubernetes client: %w", err)
+	}
+	fence, err := lease.New(lease.Config{Namespace: cfg.Namespace, Name: cfg.LeaseName, Identity: cfg.Identity, Timing: cfg.Timing},
+		cs.CoordinationV1(), log)
+	if err != nil {
+		return 2, err
+	}
+
+	// Signals are caught from the start: a pod deleted while its agent
+	// waits for the Lease must exit at once, with nothing to stop.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	reaper, err := supervisor.NewReaper(runCtx)
+	if err != nil {
+		return 2, err
+	}
+	client := &iris.Client{Runner: iris.ExecRunner{Start: reaper.Run}, Iris: cfg.Iris}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h := &health{iris: client, superserver: cfg.SuperserverAddress, timeout: cfg.ProbeTimeout, metrics: newMetrics(reg)}
+	stopServer, err := serve(cfg.ListenAddress, h, reg, log)
+	if err != nil {
+		return 2, err
+	}
+	defer stopServer()
+
+	acquired := make(chan error, 1)
+	go func() { acquired <- fence.Acquire(runCtx) }()
+	select {
+	case sig := <-sigs:
+		log.Info("Stopping before IRIS started", "signal", sig.String())
+		return 0, nil
+	case err := <-acquired:
+		if err != nil {
+			return 1, fmt.Errorf("acquiring the fencing Lease: %w", err)
+		}
+	}
+	h.leaseHeld.Store(true)
+	h.metrics.leaseHeld.Set(1)
+	log.Info("Holding the fencing Lease; starting IRIS", "command", cfg.Command)
+
+	proc, err := reaper.Start(cfg.Command[0], cfg.Command[1:]...)
+	if err != nil {
+		return 1, err
+	}
+	h.started.Store(true)
+	held := make(chan error, 1)
+	holdCtx, stopHolding := context.WithCancel(runCtx)
+	defer stopHolding()
+	go func() { held <- fence.Hold(holdCtx) }()
+
+	for {
+		select {
+		case err := <-held:
+			if err == nil {
+				continue
+			}
+			h.leaseHeld.Store(false)
+			h.metrics.leaseHeld.Set(0)
+			h.metrics.fenced.Inc()
+			log.Info("Lost the fencing Lease: stopping IRIS hard so that no second writer can exist", "reason", err.Error())
+			hardStop(client, cfg.ForceTimeout, log)
+			<-proc.Done()
+			return ExitFenced, nil
+		case sig := <-sigs:
+			log.Info("Forwarding signal to IRIS for a clean stop", "signal", sig.String())
+			if err := proc.Signal(sig); err != nil {
+				log.Error(err, "Forwarding the signal")
+			}
+		case <-proc.Done():
+			code := proc.ExitCode()
+			stopHolding()
+			h.leaseHeld.Store(false)
+			h.metrics.leaseHeld.Set(0)
+			// iris-main exits after IRIS stopped; only a clean stop hands
+			// the Lease over at once. After a crash the same pod restarts
+			// IRIS and takes its own Lease back.
+			if code == 0 {
+				releaseCtx, cancelRelease := context.WithTimeout(ctx, 5*time.Second)
+				if err := fence.Release(releaseCtx); err != nil {
+					log.Error(err, "Releasing the fencing Lease; a replacement waits for it to expire")
+				} else {
+					log.Info("IRIS stopped cleanly; released the fencing Lease")
+				}
+				cancelRelease()
+			} else {
+				log.Info("IRIS exited; keeping the fencing Lease for this pod's restart", "exitCode", code)
+			}
+			return code, nil
+		}
+	}
+}
+
+// hardStop runs `iris force`, bounded, then SIGKILLs every process left under
+// the agent. Both run even if the first fails: the deadline is what matters.
+func hardStop(client *iris.Client, forceTimeout time.Duration, log logr.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), forceTimeout)
+	if err := client.Force(ctx); err != nil {
+		log.Info("iris force did not finish; killing the processes", "error", err.Error())
+	}
+	cancel()
+	n, err := supervisor.KillTree()
+	if err != nil {
+		log.Error(err, "Killing the IRIS processes")
+	}
+	log.Info("IRIS stopped hard", "killed", n)
+}
+
+// serve starts the probe and metrics server; the returned function stops it.
+func serve(addr string, h *health, reg *prometheus.Registry, log logr.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	h.routes(mux)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s for probes and metrics: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(err, "Probe server stopped")
+		}
+	}()
+	log.Info("Serving probes and metrics", "address", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+

@@ -1,0 +1,122 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/irisha/irisha/internal/agent/lease"
+)
+
+// Environment variables the Deployment sets for the agent (the downward API
+// gives the pod's own name, namespace and UID).
+const (
+	EnvPodName      = "POD_NAME"
+	EnvPodNamespace = "POD_NAMESPACE"
+	EnvPodUID       = "POD_UID"
+)
+
+// NewCommand returns `irisha-manager agent` with its `run` subcommand.
+func NewCommand() *cobra.Command {
+	agent := &cobra.Command{
+		Use:   "agent",
+		Short: "The in-pod agent: PID 1 of the IRIS container",
+	}
+	agent.AddCommand(newRunCommand())
+	return agent
+}
+
+func newRunCommand() *cobra.Command {
+	var (
+		cfg        Config
+		duration   time.Duration
+		renew      time.Duration
+		margin     time.Duration
+		kubeconfig string
+		podName    string
+		podUID     string
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- COMMAND [ARGS...]",
+		Short: "Hold the fencing Lease, then run and supervise IRIS",
+		Long: `Run is the entrypoint of the IRIS container. It waits until it holds the
+instance's fencing Lease, then starts COMMAND (/iris-main and its options),
+forwards SIGTERM and SIGINT to it, reaps zombies, and exits with its code.
+It renews the Lease; if no renewal succeeds by lease-duration minus
+safety-margin it stops IRIS hard (iris force, then SIGKILL of every process
+under it) and exits with code 75, so no second IRIS can write to the volume.
+A clean stop releases the Lease so a replacement starts at once.
+
+The pod's name, namespace and UID come from the downward API
+(POD_NAME, POD_NAMESPACE, POD_UID).`,
+		Example: `  irisha-manager agent run --lease-name iris-fencing -- /iris-main --check-caps false`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.Command = args
+			if podName == "" || podUID == "" || cfg.Namespace == "" {
+				return fmt.Errorf("the pod's name, UID and namespace are required: set %s, %s and %s (the operator's Deployment does)", EnvPodName, EnvPodUID, EnvPodNamespace)
+			}
+			cfg.Identity = podName + "_" + podUID
+			cfg.Timing = lease.DefaultTiming(duration)
+			if renew > 0 {
+				cfg.Timing.RenewInterval = renew
+			}
+			if margin > 0 {
+				cfg.Timing.SafetyMargin = margin
+			}
+			if err := cfg.Timing.Validate(); err != nil {
+				return err
+			}
+			rc, err := restConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			cfg.REST = rc
+			log := zap.New()
+			ctrl.SetLogger(log)
+			code, err := Run(cmd.Context(), cfg, log.WithName("agent"))
+			if err != nil {
+				return err
+			}
+			// The exit code is the child's: the kubelet and tests read it.
+			os.Exit(code)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Namespace, "namespace", os.Getenv(EnvPodNamespace), "namespace of the pod and of its Lease")
+	f.StringVar(&podName, "pod-name", os.Getenv(EnvPodName), "name of this pod")
+	f.StringVar(&podUID, "pod-uid", os.Getenv(EnvPodUID), "UID of this pod")
+	f.StringVar(&cfg.LeaseName, "lease-name", "", "name of the instance's fencing Lease")
+	f.DurationVar(&duration, "lease-duration", 10*time.Second, "duration of the fencing Lease (spec.failover.leaseDurationSeconds)")
+	f.DurationVar(&renew, "renew-interval", 0, "how often the Lease is renewed (default lease-duration/5)")
+	f.DurationVar(&margin, "safety-margin", 0, "IRIS is stopped this long before the Lease would expire (default lease-duration/5, at least 1s)")
+	f.StringVar(&cfg.ListenAddress, "listen-address", ":8085", "address of /livez, /readyz, /startupz and /metrics")
+	f.StringVar(&cfg.SuperserverAddress, "superserver-address", "127.0.0.1:1972", "superserver address checked by /readyz")
+	f.StringVar(&cfg.Iris, "iris", "iris", "the iris command")
+	f.DurationVar(&cfg.ProbeTimeout, "probe-timeout", 5*time.Second, "how long qlist may take before IRIS counts as hung")
+	f.DurationVar(&cfg.ForceTimeout, "force-timeout", time.Second, "how long iris force may take before every IRIS process is SIGKILLed")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: the pod's service account)")
+	_ = cmd.MarkFlagRequired("lease-name")
+	return cmd
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		rc, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("loading the in-cluster config (outside a pod, pass --kubeconfig): %w", err)
+		}
+		return rc, nil
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", kubeconfig, err)
+	}
+	return rc, nil
+}
