@@ -75,7 +75,11 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
-	runCtx, cancel := context.WithCancel(ctx)
+	// ctx ending (the process's own SIGTERM handler) means "stop cleanly",
+	// like a signal; the reaper and the Lease must outlive it until IRIS
+	// has stopped, so they run on a context that is not cancelled with it.
+	stopRequested := ctx.Done()
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
 	reaper, err := supervisor.NewReaper(runCtx)
@@ -97,6 +101,9 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	select {
 	case sig := <-sigs:
 		log.Info("Stopping before IRIS started", "signal", sig.String())
+		return 0, nil
+	case <-stopRequested:
+		log.Info("Stopping before IRIS started")
 		return 0, nil
 	case err := <-acquired:
 		if err != nil {
@@ -135,6 +142,12 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 			if err := proc.Signal(sig); err != nil {
 				log.Error(err, "Forwarding the signal")
 			}
+		case <-stopRequested:
+			stopRequested = nil
+			log.Info("Stop requested: asking IRIS for a clean stop")
+			if err := proc.Signal(syscall.SIGTERM); err != nil {
+				log.Error(err, "Signalling IRIS")
+			}
 		case <-proc.Done():
 			code := proc.ExitCode()
 			stopHolding()
@@ -144,7 +157,7 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 			// the Lease over at once. After a crash the same pod restarts
 			// IRIS and takes its own Lease back.
 			if code == 0 {
-				releaseCtx, cancelRelease := context.WithTimeout(ctx, 5*time.Second)
+				releaseCtx, cancelRelease := context.WithTimeout(runCtx, 5*time.Second)
 				if err := fence.Release(releaseCtx); err != nil {
 					log.Error(err, "Releasing the fencing Lease; a replacement waits for it to expire")
 				} else {
@@ -196,4 +209,3 @@ func serve(addr string, h *health, reg *prometheus.Registry, log logr.Logger) (f
 		_ = srv.Shutdown(ctx)
 	}, nil
 }
-

@@ -116,3 +116,7 @@ func readStat(pid int) (ppid int, state byte, ok bool) {
 	}
 	return ppid, fields[0][0], true
 }
+
+// Descendants lists the living descendants of pid, for tests and tools that
+// must clean up a tree they did not start directly.
+func Descendants(pid int) ([]int, error) { return descendants(pid) }

@@ -2,9 +2,9 @@ package fakeiris_test
 
 import (
 	"bufio"
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
