@@ -160,9 +160,11 @@ func killTreeAgent() {
 		fmt.Println("start:", err)
 		os.Exit(2)
 	}
-	time.Sleep(300 * time.Millisecond)
-	tree, err := descendants(os.Getpid())
-	if err != nil || len(tree) < 3 {
+	var tree []int
+	for deadline := time.Now().Add(10 * time.Second); len(tree) < 4 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		tree, err = descendants(os.Getpid())
+	}
+	if err != nil || len(tree) < 4 {
 		fmt.Println("descendants:", tree, err)
 		os.Exit(2)
 	}
@@ -172,7 +174,11 @@ func killTreeAgent() {
 		os.Exit(2)
 	}
 	<-p.Done()
+	// Killed processes take a moment to become zombies.
 	left, _ := descendants(os.Getpid())
+	for deadline := time.Now().Add(5 * time.Second); len(left) != 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		left, _ = descendants(os.Getpid())
+	}
 	if len(left) != 0 {
 		fmt.Println("left:", left)
 		os.Exit(2)
