@@ -1,5 +1,7 @@
-// Command fake-iris stands in for IRIS where IRIS cannot run: install it as
-// both `iris` and `iris-main` (symlinks). See internal/iris/fakeiris.
+// Command fake-iris stands in for IRIS where IRIS cannot run. Install it as
+// both `iris` and `iris-main` (symlinks); it acts as the name it is called
+// by, and re-runs itself as the instance process. Behaviour, files and
+// environment are documented in internal/iris/fakeiris.
 package main
 
 import (

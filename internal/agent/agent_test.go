@@ -128,6 +128,9 @@ func startAgent(t *testing.T, inst instance, name string) *agentProc {
 	a.cmd.Env = append(os.Environ(), "ISC_DATA_DIRECTORY="+inst.dataDir, "FAKEIRIS_SUPERSERVER="+inst.superserver, "FAKEIRIS_JOURNAL_INTERVAL=20ms")
 	pr, pw := io.Pipe()
 	a.cmd.Stdout, a.cmd.Stderr = pw, pw
+	// A process that escaped the kill must not keep Wait (and the test)
+	// waiting for the output pipe.
+	a.cmd.WaitDelay = 2 * time.Second
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -417,6 +420,10 @@ func TestLivenessHungVersusFrozen(t *testing.T) {
 	}
 	if code := a.probe("/livez"); code != http.StatusServiceUnavailable {
 		t.Errorf("/livez while hung = %d, want 503", code)
+	}
+	// Unhang, so the instance can be stopped and nothing outlives the test.
+	if err := os.Remove(filepath.Join(inst.dataDir, "mgr", "fakeiris.control")); err != nil {
+		t.Fatal(err)
 	}
 }
 

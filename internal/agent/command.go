@@ -28,7 +28,7 @@ func NewCommand() *cobra.Command {
 		Use:   "agent",
 		Short: "The in-pod agent: PID 1 of the IRIS container",
 	}
-	agent.AddCommand(newRunCommand())
+	agent.AddCommand(newRunCommand(), newInstallCommand())
 	return agent
 }
 

@@ -7,171 +7,176 @@ import (
 	"testing"
 )
 
-// Real qlist lines (isclib's fixtures and the docs), one per state.
-const (
-	qlistRunning    = "IRIS^/usr/irissys^2025.1.0.223.0^running, since Mon Nov 24 10:00:00 2026^iris.cpf^1972^52773^62972^ok^IRIS^^^/irissys/data/IRIS^1972"
-	qlistFrozen     = "IRIS^/usr/irissys^2025.1.0.223.0^running, since Mon Nov 24 10:00:00 2026^iris.cpf^1972^52773^62972^hung^IRIS^^^/irissys/data/IRIS^1972"
-	qlistDown       = "C151^/usr/cachesys^2015.1.0.429.0^down, last used Mon Jun  8 16:40:07 2015^cache.cpf^1972^57772^62972^^"
-	qlistInhibited  = "CACHE142^/Users/CACHE142^2014.2.0.177.0^sign-on inhibited, last used Mon Jun  8 11:31:37 2015^cache.cpf^1972^57772^62972^"
-	qlistOld        = "DOCKER^/ensemble/instances/docker^2018.1.1.643.0^running, since Mon Jul 23 14:42:09 2018^iris.cpf^1972^57772^62972^ok^IRIS^^^/ensemble/instances/docker"
-	qlistTransition = "IRIS^/usr/irissys^2025.1^starting or stopping^iris.cpf^1972"
-)
-
-func TestParseQlist(t *testing.T) {
-	for _, tc := range []struct {
-		name, out, instance string
-		status              Status
-		health              Health
-		dataDir             string
-	}{
-		{"running", qlistRunning, "IRIS", StatusRunning, HealthOK, "/irissys/data/IRIS"},
-		{"frozen reads hung but runs", qlistFrozen, "iris", StatusRunning, HealthHung, "/irissys/data/IRIS"},
-		{"down", qlistDown, "C151", StatusDown, HealthNone, ""},
-		{"inhibited, short line", qlistInhibited, "cache142", StatusSignOnInhibited, HealthNone, ""},
-		{"older version", qlistOld, "docker", StatusRunning, HealthOK, "/ensemble/instances/docker"},
-		{"transition", qlistTransition, "IRIS", StatusTransition, HealthNone, ""},
-		{"several instances", qlistDown + "\n" + qlistRunning + "\n", "IRIS", StatusRunning, HealthOK, "/irissys/data/IRIS"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			inst, err := ParseQlist(tc.out, tc.instance)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if inst.Status != tc.status || inst.Health != tc.health || inst.DataDirectory != tc.dataDir {
-				t.Errorf("got status %q health %q data %q", inst.Status, inst.Health, inst.DataDirectory)
-			}
-		})
-	}
-	for _, bad := range []string{"", "IRIS^x", "Status indeterminate", qlistDown} {
-		if _, err := ParseQlist(bad, "IRIS"); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-	if _, err := ParseQlist("indeterminate", "IRIS"); !errors.Is(err, ErrIndeterminate) {
-		t.Errorf("indeterminate: %v", err)
-	}
-}
-
-func FuzzParseQlist(f *testing.F) {
-	for _, s := range []string{qlistRunning, qlistFrozen, qlistDown, qlistInhibited, qlistOld, qlistTransition, "", "^^^", "IRIS^^^running"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, out string) {
-		inst, err := ParseQlist(out, "IRIS")
-		if err == nil && !strings.EqualFold(inst.Name, "IRIS") {
-			t.Fatalf("returned instance %q for IRIS", inst.Name)
-		}
-	})
-}
-
-// script is a Runner that answers each command line with a canned result and
-// records what ran.
+// script is a Runner that answers command lines with canned results, in
+// order when one line is answered several times, and records what ran.
 type script struct {
-	answers map[string]answer
+	answers map[string][]answer
 	ran     []string
 }
 
 type answer struct {
 	out  string
 	code int
+	err  error
+}
+
+func newScript(lines ...any) *script {
+	s := &script{answers: map[string][]answer{}}
+	for i := 0; i+1 < len(lines); i += 2 {
+		line := lines[i].(string)
+		s.answers[line] = append(s.answers[line], lines[i+1].(answer))
+	}
+	return s
 }
 
 func (s *script) Run(_ context.Context, name string, args ...string) (string, int, error) {
 	line := name + " " + strings.Join(args, " ")
 	s.ran = append(s.ran, line)
-	a, ok := s.answers[line]
-	if !ok {
-		return "", 127, nil
+	as := s.answers[line]
+	if len(as) == 0 {
+		return "iris: unknown command", 127, nil
 	}
-	return a.out, a.code, nil
+	a := as[0]
+	if len(as) > 1 {
+		s.answers[line] = as[1:]
+	}
+	return a.out, a.code, a.err
 }
 
+// The exact command lines of iris-facts §3 and §4; the session call is one
+// argument (shown unquoted here because no shell is involved).
 const (
-	freezeCmd  = `iris session IRIS -U%SYS ##Class(Backup.General).ExternalFreeze(,,,,,,30)`
-	thawCmd    = `iris session IRIS -U%SYS ##Class(Backup.General).ExternalThaw()`
-	isWDCmd    = `iris session IRIS -U%SYS ##Class(Backup.General).IsWDSuspendedExt()`
-	statWCmd   = `iris stat IRIS -W`
-	qlistCmd   = `iris qlist IRIS`
-	stopCmd    = `iris stop IRIS quietly`
-	forceCmd   = `iris force IRIS`
-	defaultCmd = `iris session IRIS -U%SYS ##Class(Backup.General).ExternalFreeze()`
+	qlistCmd    = `iris qlist IRIS`
+	startCmd    = `iris start IRIS`
+	stopCmd     = `iris stop IRIS quietly`
+	forceCmd    = `iris force IRIS`
+	mergeCmd    = `iris merge IRIS /irissys/merge/merge.cpf`
+	freezeCmd   = `iris session IRIS -U%SYS ##Class(Backup.General).ExternalFreeze(,,,,,,30)`
+	freezeDflt  = `iris session IRIS -U%SYS ##Class(Backup.General).ExternalFreeze()`
+	thawCmd     = `iris session IRIS -U%SYS ##Class(Backup.General).ExternalThaw()`
+	isWDCmd     = `iris session IRIS -U%SYS ##Class(Backup.General).IsWDSuspendedExt()`
+	statWCmd    = `iris stat IRIS -W`
+	customIris  = `/usr/irissys/bin/iris qlist IRIS`
+	errCanceled = "context canceled"
 )
 
-func TestFreezeExitCodes(t *testing.T) {
-	for _, tc := range []struct {
-		code    int
-		wantErr error
-		anyErr  bool
-	}{
-		{5, nil, false},
-		{3, ErrFreezeFailed, true},
-		{1, nil, true},
-	} {
-		s := &script{answers: map[string]answer{freezeCmd: {"", tc.code}}}
-		err := (&Client{Runner: s}).Freeze(context.Background(), 30)
-		if (err != nil) != tc.anyErr || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
-			t.Errorf("exit %d: err = %v", tc.code, err)
-		}
-	}
-	s := &script{answers: map[string]answer{defaultCmd: {"", 5}}}
-	if err := (&Client{Runner: s}).Freeze(context.Background(), 0); err != nil {
-		t.Errorf("default freeze: %v", err)
-	}
-}
-
-func TestThawFallsBackToStatW(t *testing.T) {
-	// ExternalThaw leaves the daemon suspended; iris stat -W resumes it.
-	s := &script{answers: map[string]answer{thawCmd: {"", 0}, isWDCmd: {"", 5}, statWCmd: {"", 0}}}
-	c := &Client{Runner: &flipAfter{script: s, cmd: statWCmd, to: map[string]answer{isWDCmd: {"", 3}}}}
-	if err := c.Thaw(context.Background()); err != nil {
-		t.Fatalf("Thaw: %v", err)
-	}
-	if got := strings.Join(s.ran, "\n"); !strings.Contains(got, statWCmd) {
-		t.Errorf("iris stat -W was not tried:\n%s", got)
-	}
-
-	stuck := &script{answers: map[string]answer{thawCmd: {"", 0}, isWDCmd: {"", 5}, statWCmd: {"", 0}}}
-	if err := (&Client{Runner: stuck}).Thaw(context.Background()); err == nil {
-		t.Errorf("a daemon that stays suspended must be an error")
-	}
-
-	clean := &script{answers: map[string]answer{thawCmd: {"", 0}, isWDCmd: {"", 3}}}
-	if err := (&Client{Runner: clean}).Thaw(context.Background()); err != nil || strings.Contains(strings.Join(clean.ran, "\n"), statWCmd) {
-		t.Errorf("a clean thaw: err %v, ran %v", err, clean.ran)
-	}
-}
-
-// flipAfter changes some answers once cmd has run.
-type flipAfter struct {
-	*script
-	cmd string
-	to  map[string]answer
-}
-
-func (f *flipAfter) Run(ctx context.Context, name string, args ...string) (string, int, error) {
-	out, code, err := f.script.Run(ctx, name, args...)
-	if name+" "+strings.Join(args, " ") == f.cmd {
-		for k, v := range f.to {
-			f.answers[k] = v
-		}
-	}
-	return out, code, err
-}
-
-func TestCommandLines(t *testing.T) {
-	s := &script{answers: map[string]answer{qlistCmd: {qlistRunning, 0}, stopCmd: {"", 0}, forceCmd: {"", 0}}}
-	c := &Client{Runner: s}
+func TestCommandLinesAndExitCodes(t *testing.T) {
 	ctx := context.Background()
-	if inst, err := c.Status(ctx); err != nil || !inst.Running() {
-		t.Errorf("Status = %+v, %v", inst, err)
+	for _, tc := range []struct {
+		name    string
+		line    string
+		answer  answer
+		call    func(*Client) error
+		wantErr string // empty: success
+	}{
+		{"status", qlistCmd, answer{out: qlistRunning}, func(c *Client) error {
+			inst, err := c.Status(ctx)
+			if err == nil && !inst.Running() {
+				return errors.New("not running")
+			}
+			return err
+		}, ""},
+		{"status exit 1", qlistCmd, answer{out: "boom", code: 1}, func(c *Client) error { _, err := c.Status(ctx); return err }, "iris qlist IRIS exited 1: boom"},
+		{"status unparseable", qlistCmd, answer{out: "nothing"}, func(c *Client) error { _, err := c.Status(ctx); return err }, "no instance IRIS"},
+		{"start", startCmd, answer{}, func(c *Client) error { return c.Start(ctx) }, ""},
+		{"start fails", startCmd, answer{out: "no", code: 1}, func(c *Client) error { return c.Start(ctx) }, "iris start IRIS exited 1: no"},
+		{"stop", stopCmd, answer{}, func(c *Client) error { return c.Stop(ctx) }, ""},
+		{"stop cancelled", stopCmd, answer{code: -1, err: context.Canceled}, func(c *Client) error { return c.Stop(ctx) }, errCanceled},
+		{"force", forceCmd, answer{}, func(c *Client) error { return c.Force(ctx) }, ""},
+		{"merge", mergeCmd, answer{}, func(c *Client) error { return c.Merge(ctx, "/irissys/merge/merge.cpf") }, ""},
+		{"merge names the line", mergeCmd, answer{out: "failed on line 3", code: 1}, func(c *Client) error { return c.Merge(ctx, "/irissys/merge/merge.cpf") }, "line 3"},
+		{"freeze 5 is frozen", freezeCmd, answer{code: 5}, func(c *Client) error { return c.Freeze(ctx, 30) }, ""},
+		{"freeze 3 is failed", freezeCmd, answer{out: "ERROR", code: 3}, func(c *Client) error { return c.Freeze(ctx, 30) }, "ExternalFreeze failed (exit 3): IRIS did not suspend its write daemon: ERROR"},
+		{"freeze 0 is unexpected", freezeCmd, answer{code: 0}, func(c *Client) error { return c.Freeze(ctx, 30) }, "exited 0"},
+		{"freeze 1 is unexpected", freezeCmd, answer{code: 1}, func(c *Client) error { return c.Freeze(ctx, 30) }, "exited 1"},
+		{"freeze default timeout", freezeDflt, answer{code: 5}, func(c *Client) error { return c.Freeze(ctx, 0) }, ""},
+		{"resume write daemon", statWCmd, answer{}, func(c *Client) error { return c.ResumeWriteDaemon(ctx) }, ""},
+		{"resume fails", statWCmd, answer{code: 2}, func(c *Client) error { return c.ResumeWriteDaemon(ctx) }, "exited 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScript(tc.line, tc.answer)
+			err := tc.call(&Client{Runner: s})
+			if tc.wantErr == "" && err != nil {
+				t.Errorf("err = %v", err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+			if len(s.ran) != 1 || s.ran[0] != tc.line {
+				t.Errorf("ran %q, want exactly %q", s.ran, tc.line)
+			}
+		})
 	}
-	if err := c.Stop(ctx); err != nil {
+}
+
+func TestFreezeErrorsAreTyped(t *testing.T) {
+	err := (&Client{Runner: newScript(freezeCmd, answer{code: 3})}).Freeze(context.Background(), 30)
+	if !errors.Is(err, ErrFreezeFailed) {
+		t.Errorf("exit 3: %v, want ErrFreezeFailed", err)
+	}
+	err = (&Client{Runner: newScript(freezeCmd, answer{code: 1})}).Freeze(context.Background(), 30)
+	var ce *CommandError
+	if !errors.As(err, &ce) || ce.Code != 1 || errors.Is(err, ErrFreezeFailed) {
+		t.Errorf("exit 1: %v, want a *CommandError, not ErrFreezeFailed", err)
+	}
+}
+
+func TestFreezeRefusesTimeoutsIRISWouldCap(t *testing.T) {
+	for _, seconds := range []int{-1, MaxFreezeTimeout + 1} {
+		s := newScript()
+		if err := (&Client{Runner: s}).Freeze(context.Background(), seconds); err == nil || len(s.ran) != 0 {
+			t.Errorf("timeout %d: err %v, ran %q", seconds, err, s.ran)
+		}
+	}
+}
+
+func TestWriteDaemonSuspended(t *testing.T) {
+	for _, tc := range []struct {
+		code      int
+		suspended bool
+		err       bool
+	}{{5, true, false}, {3, false, false}, {0, false, true}, {1, false, true}} {
+		got, err := (&Client{Runner: newScript(isWDCmd, answer{code: tc.code})}).WriteDaemonSuspended(context.Background())
+		if got != tc.suspended || (err != nil) != tc.err {
+			t.Errorf("exit %d: %v, %v", tc.code, got, err)
+		}
+	}
+}
+
+func TestThaw(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		script  *script
+		ran     []string
+		wantErr error // nil with ok false: any error
+		ok      bool
+	}{
+		{"thaw resumes", newScript(thawCmd, answer{}, isWDCmd, answer{code: 3}),
+			[]string{thawCmd, isWDCmd}, nil, true},
+		{"stat -W when ExternalThaw did not resume", newScript(thawCmd, answer{}, isWDCmd, answer{code: 5}, statWCmd, answer{}, isWDCmd, answer{code: 3}),
+			[]string{thawCmd, isWDCmd, statWCmd, isWDCmd}, nil, true},
+		{"stat -W when sessions are refused", newScript(thawCmd, answer{code: 1}, isWDCmd, answer{code: 1}, statWCmd, answer{}, isWDCmd, answer{code: 3}),
+			[]string{thawCmd, isWDCmd, statWCmd, isWDCmd}, nil, true},
+		{"still suspended", newScript(thawCmd, answer{}, isWDCmd, answer{code: 5}, statWCmd, answer{}, isWDCmd, answer{code: 5}),
+			[]string{thawCmd, isWDCmd, statWCmd, isWDCmd}, ErrStillSuspended, false},
+		{"stat -W fails", newScript(thawCmd, answer{}, isWDCmd, answer{code: 5}, statWCmd, answer{code: 1}),
+			[]string{thawCmd, isWDCmd, statWCmd}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := (&Client{Runner: tc.script}).Thaw(context.Background())
+			if tc.ok != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Errorf("err = %v", err)
+			}
+			if strings.Join(tc.script.ran, "\n") != strings.Join(tc.ran, "\n") {
+				t.Errorf("ran\n%s\nwant\n%s", strings.Join(tc.script.ran, "\n"), strings.Join(tc.ran, "\n"))
+			}
+		})
+	}
+}
+
+func TestIrisPathIsConfigurable(t *testing.T) {
+	s := newScript(customIris, answer{out: qlistRunning})
+	if _, err := (&Client{Runner: s, Iris: "/usr/irissys/bin/iris"}).Status(context.Background()); err != nil {
 		t.Error(err)
-	}
-	if err := c.Force(ctx); err != nil {
-		t.Error(err)
-	}
-	if err := c.Merge(ctx, "/irissys/merge/merge.cpf"); err == nil {
-		t.Errorf("an unknown command (exit 127) must be an error")
 	}
 }

@@ -3,13 +3,18 @@ package iris
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // Status is field 4 of `iris qlist`, classified.
 type Status string
 
-// Statuses; isclib and the System Administration Guide list the raw strings.
+// Statuses. The raw strings come from the System Administration Guide
+// ("running", "down", "starting or stopping", "incomplete start or stop,
+// logins disabled") and from isclib's fixtures ("sign-on inhibited",
+// "sign-on inhibited:primary transition", "running on node ? (cache.ids
+// missing)").
 const (
 	StatusRunning         Status = "running"
 	StatusDown            Status = "down"
@@ -21,11 +26,11 @@ const (
 )
 
 // Health is field 9, the System Monitor state. Never use it for liveness: it
-// reads hung while the write daemon is frozen for a backup and alert for 30
+// reads hung while the write daemon is frozen for a backup, and alert for 30
 // minutes after a crash recovery.
 type Health string
 
-// Health states.
+// Health states; HealthNone is a blank or unrecognised field.
 const (
 	HealthOK    Health = "ok"
 	HealthWarn  Health = "warn"
@@ -34,66 +39,95 @@ const (
 	HealthNone  Health = ""
 )
 
-// Instance is one line of `iris qlist`.
+// Instance is one line of `iris qlist`. Fields missing from older versions'
+// shorter lines are zero.
 type Instance struct {
-	Name, InstallDir, Version string
-	Status                    Status
-	// StatusText is field 4 as printed, e.g. "running, since Mon Jul 23 ...".
-	StatusText       string
-	CPF              string
-	SuperserverPort  string
-	WebPort          string
-	Health           Health
-	Product          string
-	DataDirectory    string
-	MirrorMemberType string
+	Name       string // field 1
+	InstallDir string // field 2
+	Version    string // field 3
+	Status     Status // field 4, classified
+	// StatusText is field 4 as printed, e.g. "running, since Mon Jul 23 14:42:09 2018".
+	StatusText string
+	// Since is the time text of field 4 after "since" or "last used", as printed.
+	Since            string
+	CPF              string // field 5, relative to InstallDir
+	SuperserverPort  int    // field 6
+	WebPort          int    // field 7
+	JDBCPort         int    // field 8
+	Health           Health // field 9
+	Product          string // field 10
+	MirrorMemberType string // field 11
+	MirrorStatus     string // field 12
+	DataDirectory    string // field 13, the durable %SYS directory
+	SuperserverPorts string // field 14, as printed
 }
 
-// Running reports whether IRIS runs and accepts logins.
+// Running reports whether IRIS runs and accepts logins. A frozen write
+// daemon still counts as running.
 func (i Instance) Running() bool { return i.Status == StatusRunning }
 
-// ErrIndeterminate is qlist run by another user than the instance owner.
+// ErrIndeterminate is qlist run by another user than the instance owner:
+// as root it reports "indeterminate" instead of a status.
 var ErrIndeterminate = errors.New(`iris qlist reports "indeterminate": run it as the instance owner (irisowner)`)
 
-// ParseQlist finds the instance name (case-insensitive) in qlist output,
-// which has one line per instance; older versions print fewer fields.
-func ParseQlist(out, name string) (Instance, error) {
-	if strings.Contains(out, "indeterminate") {
-		return Instance{}, ErrIndeterminate
-	}
+// ParseQlist returns the instance named IRIS (the name of every IRIS
+// container) from `iris qlist` output.
+func ParseQlist(out string) (Instance, error) {
+	return ParseQlistInstance(out, InstanceName)
+}
+
+// ParseQlistInstance returns the named instance (compared case-insensitively,
+// as the iris command does) from qlist output, which has one "^"-separated
+// line per instance. Lines without "^" (warnings) are skipped.
+func ParseQlistInstance(out, name string) (Instance, error) {
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimRight(line, "\r")
-		if strings.TrimSpace(line) == "" {
+		if !strings.Contains(line, "^") {
 			continue
 		}
 		f := strings.Split(line, "^")
+		if !strings.EqualFold(strings.TrimSpace(f[0]), name) {
+			continue
+		}
 		if len(f) < 4 {
 			return Instance{}, fmt.Errorf("iris qlist: line %q has %d fields, want at least 4", line, len(f))
 		}
-		if !strings.EqualFold(f[0], name) {
-			continue
+		if strings.Contains(strings.ToLower(f[3]), "indeterminate") {
+			return Instance{}, ErrIndeterminate
 		}
-		field := func(i int) string {
-			if i < len(f) {
-				return f[i]
-			}
-			return ""
-		}
-		return Instance{
-			Name: f[0], InstallDir: f[1], Version: f[2],
-			Status: classify(f[3]), StatusText: f[3],
-			CPF: field(4), SuperserverPort: field(5), WebPort: field(6),
-			Health: Health(strings.ToLower(field(8))), Product: field(9),
-			MirrorMemberType: field(10), DataDirectory: field(12),
-		}, nil
+		return instanceFromFields(f), nil
+	}
+	if strings.Contains(strings.ToLower(out), "indeterminate") {
+		return Instance{}, ErrIndeterminate
 	}
 	return Instance{}, fmt.Errorf("iris qlist: no instance %s in %q", name, out)
 }
 
-func classify(s string) Status {
-	s = strings.ToLower(strings.TrimSpace(s))
+func instanceFromFields(f []string) Instance {
+	field := func(i int) string {
+		if i < len(f) {
+			return strings.TrimSpace(f[i])
+		}
+		return ""
+	}
+	status := strings.TrimSpace(f[3])
+	return Instance{
+		Name: field(0), InstallDir: field(1), Version: field(2),
+		Status: classifyStatus(status), StatusText: status, Since: sinceText(status),
+		CPF:             field(4),
+		SuperserverPort: port(field(5)), WebPort: port(field(6)), JDBCPort: port(field(7)),
+		Health:  classifyHealth(field(8)),
+		Product: field(9), MirrorMemberType: field(10), MirrorStatus: field(11),
+		DataDirectory: field(12), SuperserverPorts: field(13),
+	}
+}
+
+func classifyStatus(s string) Status {
+	s = strings.ToLower(s)
 	switch {
 	case strings.HasPrefix(s, "running"):
+		// includes "running on node ? (cache.ids missing)", which isclib
+		// counts as ready
 		return StatusRunning
 	case strings.HasPrefix(s, "down"):
 		return StatusDown
@@ -103,4 +137,37 @@ func classify(s string) Status {
 		return StatusTransition
 	}
 	return StatusUnknown
+}
+
+// sinceText returns the time in "running, since Mon Jul 23 14:42:09 2018" or
+// "down, last used ...".
+func sinceText(status string) string {
+	_, rest, ok := strings.Cut(status, ", ")
+	if !ok {
+		return ""
+	}
+	for _, p := range []string{"since ", "last used "} {
+		if t, ok := strings.CutPrefix(rest, p); ok {
+			return strings.TrimSpace(t)
+		}
+	}
+	return ""
+}
+
+func classifyHealth(s string) Health {
+	switch h := Health(strings.ToLower(s)); h {
+	case HealthOK, HealthWarn, HealthAlert, HealthHung:
+		return h
+	}
+	return HealthNone
+}
+
+// port reads a port field; blank or malformed is 0 (unknown), since no
+// decision of irisha's hangs on qlist's ports.
+func port(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 65535 {
+		return 0
+	}
+	return n
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/controller/instance"
+	"github.com/irisha/irisha/internal/version"
 )
 
 // Options of the operator process.
@@ -26,6 +27,7 @@ type Options struct {
 	ProbeAddr               string
 	LeaderElect             bool
 	LeaderElectionNamespace string
+	AgentImage              string
 }
 
 // NewScheme returns a scheme with the built-in types and irisha's.
@@ -41,12 +43,13 @@ func NewScheme() (*runtime.Scheme, error) {
 }
 
 // SetupControllers registers every irisha controller with mgr.
-func SetupControllers(mgr ctrl.Manager) error {
+func SetupControllers(mgr ctrl.Manager, agentImage string) error {
 	r := &instance.Reconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("irisha-operator"),
-		Clock:    clock.RealClock{},
+		AgentImage: agentImage,
+		Client:     mgr.GetClient(),
+		Scheme:     mgr.GetScheme(),
+		Recorder:   mgr.GetEventRecorder("irisha-operator"),
+		Clock:      clock.RealClock{},
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
@@ -77,7 +80,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := SetupControllers(mgr); err != nil {
+	if err := SetupControllers(mgr, opts.AgentImage); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -112,6 +115,7 @@ Secret, a ServiceAccount, a Deployment and a Service.`,
 	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	f.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	f.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader so that only one operator replica acts at a time")
+	f.StringVar(&opts.AgentImage, "agent-image", version.DefaultImage(), "irisha image whose irisha-manager becomes PID 1 of IRIS pods")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
 	zapOpts.BindFlags(logFlags)

@@ -6,7 +6,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/irisha/irisha/api/v1alpha1"
@@ -61,13 +60,6 @@ func DataDirectory(inst *v1alpha1.IrisInstance) string {
 	return path.Join(DataMountPath, sub)
 }
 
-// irisRunning is true when field 4 (status) of `iris qlist` starts with
-// "running". It deliberately ignores field 9 (health): during an
-// ExternalFreeze for a backup, and for 30 minutes after startup alerts of a
-// crash recovery, health reads hung or alert although IRIS is fine, and a
-// probe that failed then would kill IRIS in the middle of a backup.
-var irisRunning = []string{"/bin/sh", "-c", `iris qlist IRIS | cut -d^ -f4 | grep -q '^running'`}
-
 // Deployment runs IRIS: one replica, Recreate, so two pods of the instance are
 // never started on purpose (the fencing Lease covers the cases where
 // Kubernetes would, see DESIGN.md W1).
@@ -99,8 +91,8 @@ func podSpec(in Inputs) corev1.PodSpec {
 	spec := &inst.Spec
 	return corev1.PodSpec{
 		ServiceAccountName: ServiceAccountName(inst),
-		// IRIS itself never talks to the API server.
-		AutomountServiceAccountToken:  ptr.To(false),
+		// The agent holds the fencing Lease through the API server.
+		AutomountServiceAccountToken:  ptr.To(true),
 		EnableServiceLinks:            ptr.To(false),
 		TerminationGracePeriodSeconds: ptr.To(int64(spec.ShutdownTimeoutSeconds) + shutdownGraceMargin),
 		SecurityContext: &corev1.PodSecurityContext{
@@ -118,6 +110,7 @@ func podSpec(in Inputs) corev1.PodSpec {
 		NodeSelector:     spec.Scheduling.NodeSelector,
 		Tolerations:      spec.Scheduling.Tolerations,
 		Affinity:         affinity(spec.Scheduling),
+		InitContainers:   []corev1.Container{agentInitContainer(in)},
 		Containers:       []corev1.Container{irisContainer(in)},
 		Volumes:          volumes(in),
 	}
@@ -130,45 +123,29 @@ func irisContainer(in Inputs) corev1.Container {
 		Name:            ContainerName,
 		Image:           spec.Image,
 		ImagePullPolicy: spec.ImagePullPolicy,
-		// tini as PID 1 reaps the zombies IRIS's short-lived processes leave
-		// and forwards SIGTERM to iris-main, which then runs a clean `iris stop`.
-		// Naming it explicitly fails fast on the 2020.x images that lack it
-		// instead of silently piling up zombies.
-		Command: []string{"/tini", "--", "/iris-main"},
+		// The agent is PID 1: it takes the fencing Lease, then runs
+		// iris-main, reaps the zombies IRIS's short-lived processes leave and
+		// forwards SIGTERM so iris-main runs a clean `iris stop`.
+		Command: agentCommand(in),
 		Args:    irisMainArgs(in),
-		Env: []corev1.EnvVar{
-			{Name: "ISC_DATA_DIRECTORY", Value: DataDirectory(inst)},
+		Env: append(agentEnv(),
+			corev1.EnvVar{Name: "ISC_DATA_DIRECTORY", Value: DataDirectory(inst)},
 			// A directory mount, not subPath: subPath mounts never see updates,
 			// and IRIS watches this file to merge changes while it runs.
-			{Name: "ISC_CPF_MERGE_FILE", Value: path.Join(MergeMountPath, MergeFileKey)},
-		},
+			corev1.EnvVar{Name: "ISC_CPF_MERGE_FILE", Value: path.Join(MergeMountPath, MergeFileKey)},
+		),
 		Ports:     containerPorts(spec),
 		Resources: spec.Resources,
-		StartupProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: irisRunning}},
-			PeriodSeconds:    probePeriodSeconds,
-			TimeoutSeconds:   probePeriodSeconds,
-			FailureThreshold: startupWindowSeconds / probePeriodSeconds,
-		},
-		LivenessProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: irisRunning}},
-			PeriodSeconds:    probePeriodSeconds,
-			TimeoutSeconds:   probePeriodSeconds,
-			FailureThreshold: 3,
-		},
-		ReadinessProbe: &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{
-				Port: intstr.FromString(string(v1alpha1.PortSuperserver)),
-			}},
-			PeriodSeconds:    5,
-			FailureThreshold: 2,
-		},
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr.To(false),
-			RunAsNonRoot:             ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
-		VolumeMounts: volumeMounts(in),
+		// The agent's endpoints: /livez reads only qlist's status field, so
+		// neither a write daemon frozen for a backup (health "hung") nor the
+		// alerts after a crash recovery kill IRIS; it fails when qlist stops
+		// answering or IRIS is down. The startup window leaves room for the
+		// Lease wait and for journal recovery after an unclean stop.
+		StartupProbe:    agentProbe("/startupz", probePeriodSeconds, startupWindowSeconds/probePeriodSeconds),
+		LivenessProbe:   agentProbe("/livez", probePeriodSeconds, 3),
+		ReadinessProbe:  agentProbe("/readyz", 5, 2),
+		SecurityContext: restrictedContainer(),
+		VolumeMounts:    volumeMounts(in),
 	}
 }
 
@@ -188,7 +165,10 @@ func irisMainArgs(in Inputs) []string {
 }
 
 func containerPorts(spec *v1alpha1.IrisInstanceSpec) []corev1.ContainerPort {
-	ports := []corev1.ContainerPort{{Name: string(v1alpha1.PortSuperserver), ContainerPort: SuperserverPort, Protocol: corev1.ProtocolTCP}}
+	ports := []corev1.ContainerPort{
+		{Name: string(v1alpha1.PortSuperserver), ContainerPort: SuperserverPort, Protocol: corev1.ProtocolTCP},
+		{Name: agentPortName, ContainerPort: AgentPort, Protocol: corev1.ProtocolTCP},
+	}
 	if spec.Exposes(v1alpha1.PortWeb) {
 		ports = append(ports, corev1.ContainerPort{Name: string(v1alpha1.PortWeb), ContainerPort: WebPort, Protocol: corev1.ProtocolTCP})
 	}
@@ -197,6 +177,7 @@ func containerPorts(spec *v1alpha1.IrisInstanceSpec) []corev1.ContainerPort {
 
 func volumeMounts(in Inputs) []corev1.VolumeMount {
 	mounts := []corev1.VolumeMount{
+		{Name: volumeAgent, MountPath: AgentMountPath, ReadOnly: true},
 		{Name: volumeData, MountPath: DataMountPath},
 		{Name: volumeMerge, MountPath: MergeMountPath, ReadOnly: true},
 	}
@@ -212,6 +193,7 @@ func volumeMounts(in Inputs) []corev1.VolumeMount {
 func volumes(in Inputs) []corev1.Volume {
 	inst := in.Instance
 	vols := []corev1.Volume{
+		{Name: volumeAgent, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: volumeData, VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: PVCName(inst)},
 		}},

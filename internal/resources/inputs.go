@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 )
@@ -28,6 +29,9 @@ type Inputs struct {
 	// is passed to iris-main --password-file, which applies it at every start,
 	// so the Secret stays the source of truth.
 	PasswordFile bool
+	// AgentImage is the irisha image whose irisha-manager binary becomes
+	// PID 1 of the IRIS container.
+	AgentImage string
 }
 
 // Lookup reads referenced objects: the API server in the operator, the input
@@ -96,7 +100,9 @@ func Resolve(ctx context.Context, inst *v1alpha1.IrisInstance, lookup Lookup) (I
 			return Inputs{}, &RefError{Kind: "Secret", Namespace: ns, Name: spec.PasswordSecret.Name,
 				Problem: fmt.Sprintf("has both %q and %q; keep one", PasswordKey, PasswordHashKey)}
 		case hasHash:
-			in.PasswordHash = string(hash)
+			// A Secret made with `echo hash | kubectl create secret
+			// --from-file` ends in a newline that is not part of the hash.
+			in.PasswordHash = strings.TrimSpace(string(hash))
 		case hasPassword:
 			in.PasswordFile = true
 		default:

@@ -3,7 +3,6 @@ package resources
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,12 +37,16 @@ func EffectiveMerge(in Inputs) (string, error) {
 	if v, ok := m.Get("Startup", "ShutdownTimeout"); ok {
 		return "", &InvalidConfigError{Err: fmt.Errorf("[Startup] ShutdownTimeout=%s: set spec.shutdownTimeoutSeconds instead, so the pod's grace period can follow it", v)}
 	}
-	m.Set("Startup", "ShutdownTimeout", strconv.Itoa(int(in.Instance.Spec.ShutdownTimeoutSeconds)))
+	if err := m.SetShutdownTimeout(int(in.Instance.Spec.ShutdownTimeoutSeconds)); err != nil {
+		return "", &InvalidConfigError{Err: fmt.Errorf("spec.shutdownTimeoutSeconds: %w", err)}
+	}
 	if in.PasswordHash != "" {
 		if err := iris.ValidatePasswordHash(in.PasswordHash); err != nil {
 			return "", &InvalidConfigError{Err: fmt.Errorf("password Secret key %s: %w", PasswordHashKey, err)}
 		}
-		m.Set("Startup", "PasswordHash", in.PasswordHash)
+		if err := m.SetPasswordHash(in.PasswordHash); err != nil {
+			return "", &InvalidConfigError{Err: fmt.Errorf("password Secret key %s: %w", PasswordHashKey, err)}
+		}
 	}
 	return m.Render(), nil
 }

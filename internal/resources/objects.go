@@ -1,10 +1,13 @@
 package resources
 
 import (
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -18,6 +21,9 @@ type Objects struct {
 	PVC            *corev1.PersistentVolumeClaim
 	MergeSecret    *corev1.Secret
 	ServiceAccount *corev1.ServiceAccount
+	FencingLease   *coordinationv1.Lease
+	AgentRole      *rbacv1.Role
+	AgentBinding   *rbacv1.RoleBinding
 	Deployment     *appsv1.Deployment
 	Service        *corev1.Service
 }
@@ -25,13 +31,16 @@ type Objects struct {
 // All returns the objects in the order they are applied: what the pod needs
 // before the Deployment that starts it.
 func (o *Objects) All() []client.Object {
-	return []client.Object{o.PVC, o.MergeSecret, o.ServiceAccount, o.Deployment, o.Service}
+	return []client.Object{o.PVC, o.MergeSecret, o.ServiceAccount, o.FencingLease, o.AgentRole, o.AgentBinding, o.Deployment, o.Service}
 }
 
 // Build returns every object of the instance, each stamped with its hash. It
 // fails with an *InvalidConfigError when the CPF merge is bad, before anything
 // is built, so a caller never applies half an instance.
 func Build(in Inputs) (*Objects, error) {
+	if in.AgentImage == "" {
+		return nil, errors.New("no agent image: the irisha image that provides irisha-manager must be given")
+	}
 	merge, err := EffectiveMerge(in)
 	if err != nil {
 		return nil, err
@@ -40,6 +49,9 @@ func Build(in Inputs) (*Objects, error) {
 		PVC:            PVC(in),
 		MergeSecret:    MergeSecret(in, merge),
 		ServiceAccount: ServiceAccount(in),
+		FencingLease:   FencingLease(in),
+		AgentRole:      AgentRole(in),
+		AgentBinding:   AgentRoleBinding(in),
 		Deployment:     Deployment(in),
 		Service:        Service(in),
 	}

@@ -18,3 +18,6 @@ func String() string {
 	}
 	return Version
 }
+
+// DefaultImage is the irisha image of this build: operator and agent.
+func DefaultImage() string { return "ghcr.io/irisha/irisha:" + Version }

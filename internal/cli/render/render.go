@@ -16,13 +16,15 @@ import (
 
 	"github.com/irisha/irisha/internal/apivalidation"
 	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/version"
 )
 
 // Options of `irisha render`.
 type Options struct {
-	Files []string
-	In    io.Reader
-	Out   io.Writer
+	Files      []string
+	AgentImage string
+	In         io.Reader
+	Out        io.Writer
 }
 
 // NewCommand returns `irisha render`.
@@ -33,8 +35,9 @@ func NewCommand(in io.Reader, out io.Writer) *cobra.Command {
 		Short: "Print the Kubernetes objects the operator would create for IrisInstances",
 		Long: `Render prints, as YAML, every object the irisha operator creates for the
 IrisInstances in the given files: the PersistentVolumeClaim for durable %SYS,
-the Secret with the effective CPF merge file, the ServiceAccount, the
-Deployment and the Service. CRDs are not printed.
+the Secret with the effective CPF merge file, the ServiceAccount, the fencing
+Lease, the agent's Role and RoleBinding, the Deployment (IRIS under the irisha
+agent, injected by an init container) and the Service. CRDs are not printed.
 
 The files may also hold the ConfigMaps and Secrets the instances reference
 (spec.config.configMapRef, spec.passwordSecret, spec.licenseKeySecret); render
@@ -54,6 +57,7 @@ the CRD's own schema, so a file render accepts is one the API server accepts.`,
 		},
 	}
 	cmd.Flags().StringArrayVarP(&o.Files, "filename", "f", nil, "file with IrisInstances (and the ConfigMaps and Secrets they reference); - reads standard input")
+	cmd.Flags().StringVar(&o.AgentImage, "agent-image", version.DefaultImage(), "irisha image whose irisha-manager becomes PID 1 of the IRIS container")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }
@@ -81,6 +85,7 @@ func (o *Options) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("IrisInstance %s: %w", inst.Name, err)
 		}
+		inputs.AgentImage = o.AgentImage
 		objs, err := resources.Build(inputs)
 		if err != nil {
 			return fmt.Errorf("IrisInstance %s: %w", inst.Name, err)

@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func render(t *testing.T, files ...string) (string, error) {
 	t.Helper()
 	out := &bytes.Buffer{}
-	o := &Options{Files: files, In: strings.NewReader(""), Out: out}
+	o := &Options{Files: files, In: strings.NewReader(""), Out: out, AgentImage: "ghcr.io/irisha/irisha:test"}
 	err := o.Run(context.Background())
 	return out.String(), err
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,6 +59,27 @@ func (r *Reconciler) applyOwned(ctx context.Context, inst *v1alpha1.IrisInstance
 	return nil
 }
 
+// createOnce creates desired if it does not exist and never updates it: the
+// fencing Lease's spec belongs to the agents once it exists.
+func (r *Reconciler) createOnce(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object) error {
+	kind := kindOf(desired)
+	if err := controllerutil.SetControllerReference(inst, desired, r.Scheme); err != nil {
+		return fmt.Errorf("owning %s %s: %w", kind, desired.GetName(), err)
+	}
+	live := desired.DeepCopyObject().(client.Object)
+	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	switch {
+	case err == nil:
+		return nil
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
+	}
+	if err := r.Create(ctx, desired); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
+	}
+	return nil
+}
+
 // mergeInto returns live with the fields irisha owns taken from desired and
 // the ones the API server or other controllers own kept.
 func mergeInto(live, desired client.Object) client.Object {
@@ -72,6 +95,11 @@ func mergeInto(live, desired client.Object) client.Object {
 		o.Type = desired.(*corev1.Secret).Type
 	case *corev1.Service:
 		o.Spec = serviceSpecKeepingAllocations(o.Spec, desired.(*corev1.Service).Spec)
+	case *rbacv1.Role:
+		o.Rules = desired.(*rbacv1.Role).Rules
+	case *rbacv1.RoleBinding:
+		// roleRef is immutable and never changes for an instance.
+		o.Subjects = desired.(*rbacv1.RoleBinding).Subjects
 	case *corev1.ServiceAccount:
 		// Only metadata is ours; token secrets belong to Kubernetes.
 	}
@@ -129,6 +157,12 @@ func kindOf(obj client.Object) string {
 		return "ServiceAccount"
 	case *corev1.PersistentVolumeClaim:
 		return "PersistentVolumeClaim"
+	case *rbacv1.Role:
+		return "Role"
+	case *rbacv1.RoleBinding:
+		return "RoleBinding"
+	case *coordinationv1.Lease:
+		return "Lease"
 	}
 	return fmt.Sprintf("%T", obj)
 }

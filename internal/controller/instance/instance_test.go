@@ -10,7 +10,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -139,6 +141,9 @@ func TestExamplesDeployEverything(t *testing.T) {
 				{inst.Name + "-merge", &corev1.Secret{}},
 				{inst.Name, &corev1.ServiceAccount{}},
 				{inst.Name, &corev1.Service{}},
+				{inst.Name + "-fencing", &coordinationv1.Lease{}},
+				{inst.Name + "-agent", &rbacv1.Role{}},
+				{inst.Name + "-agent", &rbacv1.RoleBinding{}},
 			} {
 				eventually(t, ctx, o.name, exists(ns, o.name, o.obj))
 			}
@@ -362,7 +367,7 @@ func TestSteadyStateMakesNoWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &instance.Reconciler{Client: counter.client(direct), Scheme: env.Scheme, Recorder: recorder, Clock: clock.RealClock{}}
+	r := &instance.Reconciler{Client: counter.client(direct), Scheme: env.Scheme, Recorder: recorder, Clock: clock.RealClock{}, AgentImage: "ghcr.io/irisha/irisha:test"}
 	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "iris"}}
 	// The first pass may still have work (the pod list can move on while
 	// the manager's own reconcile runs); the second must have none.
@@ -411,7 +416,7 @@ func TestUnboundVolumeIsGrownOnlyOnceBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &instance.Reconciler{Client: direct, Scheme: env.Scheme, Recorder: recorder, Clock: clock.RealClock{}}
+	r := &instance.Reconciler{Client: direct, Scheme: env.Scheme, Recorder: recorder, Clock: clock.RealClock{}, AgentImage: "ghcr.io/irisha/irisha:test"}
 	reconcileUntilNoConflict(t, ctx, r, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(inst)})
 	after := &corev1.PersistentVolumeClaim{}
 	if err := get(ctx, ns, "iris-data", after); err != nil {

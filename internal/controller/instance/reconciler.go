@@ -33,6 +33,8 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Clock stamps condition transitions; tests inject a fake one.
 	Clock clock.PassiveClock
+	// AgentImage is the irisha image injected into IRIS pods.
+	AgentImage string
 }
 
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch;update;patch
@@ -41,6 +43,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps;pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups,verbs=get;list;watch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=get;update;patch
 
 // Reconcile brings one instance's objects to the state its spec describes. It
 // is a list of guard clauses; each step either carries on or returns.
@@ -108,6 +114,7 @@ func (r *Reconciler) desired(ctx context.Context, inst *v1alpha1.IrisInstance) (
 	case err != nil:
 		return nil, nil, err
 	}
+	in.AgentImage = r.AgentImage
 	objs, err := resources.Build(in)
 	switch {
 	case resources.IsInvalidConfig(err):
@@ -124,7 +131,10 @@ func (r *Reconciler) applyAll(ctx context.Context, inst *v1alpha1.IrisInstance, 
 		return err
 	}
 	obs.pvc = pvc
-	for _, o := range []client.Object{objs.MergeSecret, objs.ServiceAccount, objs.Deployment, objs.Service} {
+	if err := r.createOnce(ctx, inst, objs.FencingLease); err != nil {
+		return err
+	}
+	for _, o := range []client.Object{objs.MergeSecret, objs.ServiceAccount, objs.AgentRole, objs.AgentBinding, objs.Deployment, objs.Service} {
 		if err := r.applyOwned(ctx, inst, o); err != nil {
 			return err
 		}

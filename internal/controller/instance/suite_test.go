@@ -59,7 +59,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	recorder = mgr.GetEventRecorder("irisha-operator")
-	r := &instance.Reconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder, Clock: clock.RealClock{}}
+	r := &instance.Reconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder, Clock: clock.RealClock{}, AgentImage: "ghcr.io/irisha/irisha:test"}
 	if err := r.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "setting up the controller:", err)
 		return 1

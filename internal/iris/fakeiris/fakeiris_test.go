@@ -1,152 +1,201 @@
 package fakeiris_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/irisha/irisha/internal/iris"
-	"github.com/irisha/irisha/internal/testenv"
+	"github.com/irisha/irisha/internal/iris/fakeiris"
 )
-
-// fake is one instance of the fake IRIS on a data directory.
-type fake struct {
-	t       *testing.T
-	pathDir string
-	dataDir string
-	env     []string
-	addr    string
-}
-
-func newFake(t *testing.T) *fake {
-	t.Helper()
-	pathDir, err := testenv.FakeIris(binDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	f := &fake{t: t, pathDir: pathDir, dataDir: filepath.Join(t.TempDir(), "IRIS"), addr: addr}
-	f.env = append(os.Environ(), "ISC_DATA_DIRECTORY="+f.dataDir, "FAKEIRIS_SUPERSERVER="+addr, "FAKEIRIS_JOURNAL_INTERVAL=20ms")
-	return f
-}
-
-var binDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "fakeiris-test-")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
-}
-
-func (f *fake) client() *iris.Client {
-	return &iris.Client{Runner: envRunner{env: f.env}, Iris: filepath.Join(f.pathDir, "iris")}
-}
-
-type envRunner struct{ env []string }
-
-func (r envRunner) Run(ctx context.Context, name string, args ...string) (string, int, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = r.env
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ctx.Err() != nil {
-			return string(out), -1, ctx.Err()
-		}
-		return string(out), ee.ExitCode(), nil
-	}
-	return string(out), 0, err
-}
-
-// start runs iris-main and waits for "Enabling logons".
-func (f *fake) start(extraEnv ...string) *exec.Cmd {
-	f.t.Helper()
-	cmd := exec.Command(filepath.Join(f.pathDir, "iris-main"), "--check-caps", "false")
-	cmd.Env = append(append([]string{}, f.env...), extraEnv...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(func() {
-		_ = f.client().Force(context.Background())
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	up := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Enabling logons") {
-				up <- true
-			}
-		}
-		up <- false
-	}()
-	select {
-	case ok := <-up:
-		if !ok {
-			f.t.Fatal("iris-main exited before IRIS was up")
-		}
-	case <-time.After(10 * time.Second):
-		f.t.Fatal("IRIS did not come up")
-	}
-	return cmd
-}
-
-func (f *fake) control(words string) {
-	if err := os.WriteFile(filepath.Join(f.dataDir, "mgr", "fakeiris.control"), []byte(words), 0o644); err != nil {
-		f.t.Fatal(err)
-	}
-}
 
 func TestLifecycleAndCleanStop(t *testing.T) {
 	f := newFake(t)
-	c := f.client()
-	ctx := context.Background()
-	main := f.start()
-	inst, err := c.Status(ctx)
-	if err != nil || !inst.Running() || inst.Health != iris.HealthOK || inst.DataDirectory != f.dataDir {
-		t.Fatalf("status = %+v, %v", inst, err)
+	main := f.run("--check-caps", "false")
+	if !main.logged("[Utility.Event] Enabling logons") {
+		t.Errorf("no messages.log line for logons:\n%s", main.output())
 	}
-	if conn, err := net.Dial("tcp", f.addr); err != nil {
+	inst := f.status()
+	if !inst.Running() || inst.Health != iris.HealthOK || inst.DataDirectory != f.dataDir || inst.SuperserverPort == 0 {
+		t.Fatalf("status = %+v", inst)
+	}
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(inst.SuperserverPort))
+	if err != nil {
 		t.Errorf("the superserver does not accept connections: %v", err)
 	} else {
 		_ = conn.Close()
 	}
-	if err := main.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := fakeiris.CheckSingleWriter(f.waitJournal(3)); err != nil {
+		t.Error(err)
+	}
+
+	main.signal(t, syscall.SIGTERM)
+	if code := main.exitCode(t); code != 0 {
+		t.Errorf("iris-main after SIGTERM exited %d, want 0:\n%s", code, main.output())
+	}
+	main.waitLogged(t, "Journal restore not required at next startup")
+	if inst := f.status(); inst.Status != iris.StatusDown || inst.Since == "" {
+		t.Errorf("after a clean stop: %+v", inst)
+	}
+}
+
+func TestStartStopForceWithoutIrisMain(t *testing.T) {
+	f := newFake(t)
+	if out, code := f.iris("start", "IRIS"); code != 0 {
+		t.Fatalf("iris start exited %d: %s", code, out)
+	}
+	if inst := f.status(); !inst.Running() || inst.Health != iris.HealthOK {
+		t.Fatalf("after iris start: %+v", inst)
+	}
+	if out, code := f.iris("start", "iris"); code != 0 || !strings.Contains(out, "already running") {
+		t.Errorf("a second start: %d %s", code, out)
+	}
+	if err := f.client().Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := main.Wait(); err != nil {
-		t.Errorf("iris-main after SIGTERM: %v, want exit 0", err)
+	if inst := f.status(); inst.Status != iris.StatusDown {
+		t.Fatalf("after iris stop: %+v", inst)
 	}
-	if inst, err := c.Status(ctx); err != nil || inst.Status != iris.StatusDown {
-		t.Errorf("after a clean stop: %+v, %v", inst, err)
+	// a clean stop, even followed by a needless force (the agent's hard
+	// stop path): the next start runs no recovery
+	if err := f.client().Force(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.client().Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if inst := f.status(); inst.Health != iris.HealthOK {
+		t.Errorf("after a clean restart health is %q", inst.Health)
+	}
+	pid := f.rememberInstance()
+	if err := f.client().Force(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) || f.status().Status != iris.StatusDown {
+		t.Fatalf("iris force left the instance running")
+	}
+	// forced down: the next start recovers and raises an alert
+	if err := f.client().Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if inst := f.status(); !inst.Running() || inst.Health != iris.HealthAlert {
+		t.Errorf("after crash recovery: %+v, want running with health alert", inst)
+	}
+	if log, _ := os.ReadFile(filepath.Join(f.dataDir, "mgr", "messages.log")); !strings.Contains(string(log), "Previous system shutdown was abnormal") {
+		t.Errorf("messages.log has no recovery:\n%s", log)
+	}
+	if err := f.client().Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSlowStart(t *testing.T) {
+	t.Run("hold-start", func(t *testing.T) {
+		f := newFake(t)
+		f.control(fakeiris.ControlHoldStart)
+		main := f.startMain()
+		waitFor(t, "sign-on inhibited", func() bool { return f.status().Status == iris.StatusSignOnInhibited })
+		if main.logged("Enabling logons") {
+			t.Fatalf("logons enabled during a held start")
+		}
+		f.control()
+		main.waitLogged(t, "Enabling logons")
+		if !f.status().Running() {
+			t.Errorf("not running after the hold")
+		}
+	})
+	t.Run("start delay", func(t *testing.T) {
+		const delay = 300 * time.Millisecond
+		f := newFake(t, fakeiris.EnvStartDelay+"="+delay.String())
+		begin := time.Now()
+		f.run()
+		if took := time.Since(begin); took < delay {
+			t.Errorf("IRIS came up after %s, before the %s start delay", took, delay)
+		}
+	})
+}
+
+func TestCrash(t *testing.T) {
+	t.Run("on demand", func(t *testing.T) {
+		f := newFake(t)
+		main := f.run()
+		before := f.waitJournal(2)
+		f.control(fakeiris.ControlCrash)
+		if code := main.exitCode(t); code == 0 {
+			t.Errorf("iris-main exited 0 after a crash:\n%s", main.output())
+		}
+		if inst := f.status(); inst.Status != iris.StatusDown {
+			t.Errorf("after a crash: %+v", inst)
+		}
+		// the word is consumed: the restart runs, recovers and continues the journal
+		f.run()
+		if inst := f.status(); !inst.Running() || inst.Health != iris.HealthAlert {
+			t.Errorf("after the restart: %+v", inst)
+		}
+		after := f.waitJournal(len(f.journal()) + 2)
+		if err := fakeiris.CheckSingleWriter(after); err != nil || after[0] != before[0] {
+			t.Errorf("the journal was not continued: %v", err)
+		}
+	})
+	t.Run("after a delay", func(t *testing.T) {
+		f := newFake(t, fakeiris.EnvCrashAfter+"=100ms")
+		main := f.run()
+		if code := main.exitCode(t); code != 1 {
+			t.Errorf("iris-main exited %d after a crash, want 1:\n%s", code, main.output())
+		}
+	})
+}
+
+func TestHang(t *testing.T) {
+	f := newFake(t)
+	main := f.run()
+	port := f.status().SuperserverPort
+	f.control(fakeiris.ControlHang)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err := f.client().Status(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a hung IRIS answered qlist: %v", err)
+	}
+	if conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err != nil {
+		t.Errorf("a hung IRIS must still accept connections: %v", err)
+	} else {
+		_ = conn.Close()
+	}
+
+	// a command waiting on a hung instance answers once it recovers
+	answered := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), within)
+		defer cancel()
+		_, err := f.client().Status(ctx)
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		t.Fatalf("qlist answered while hung: %v", err)
+	default:
+	}
+	f.control()
+	if err := <-answered; err != nil {
+		t.Errorf("qlist after the hang: %v", err)
+	}
+
+	// hung again: only a force ends it
+	f.control(fakeiris.ControlHang)
+	if err := f.client().Force(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := main.exitCode(t); code == 0 {
+		t.Errorf("iris-main exited 0 after a force")
 	}
 }
 
@@ -154,118 +203,220 @@ func TestFreezeThaw(t *testing.T) {
 	f := newFake(t)
 	c := f.client()
 	ctx := context.Background()
-	f.start()
+	f.run()
 	if err := c.Freeze(ctx, 30); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := c.WriteDaemonSuspended(ctx); err != nil || !s {
 		t.Errorf("after a freeze, suspended = %v, %v", s, err)
 	}
-	inst, _ := c.Status(ctx)
-	if !inst.Running() || inst.Health != iris.HealthHung {
+	// the docs' warning: health reads hung during a freeze, though IRIS runs
+	if inst := f.status(); !inst.Running() || inst.Health != iris.HealthHung {
 		t.Errorf("frozen: status %s health %s, want running and hung", inst.Status, inst.Health)
+	}
+	if err := c.Freeze(ctx, 30); !errors.Is(err, iris.ErrFreezeFailed) {
+		t.Errorf("a second freeze: %v, want ErrFreezeFailed", err)
 	}
 	if err := c.Thaw(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := c.WriteDaemonSuspended(ctx); s {
-		t.Errorf("still suspended after a thaw")
+	if s, err := c.WriteDaemonSuspended(ctx); err != nil || s {
+		t.Errorf("after a thaw, suspended = %v, %v", s, err)
 	}
 
-	f.control("freeze-fails")
-	if err := c.Freeze(ctx, 30); !errors.Is(err, iris.ErrFreezeFailed) {
+	f.control(fakeiris.ControlFreezeFails)
+	if err := c.Freeze(ctx, 0); !errors.Is(err, iris.ErrFreezeFailed) {
 		t.Errorf("scripted failure: %v, want ErrFreezeFailed", err)
 	}
-	f.control("thaw-ignored")
+	f.control(fakeiris.ControlThawIgnored)
 	if err := c.Freeze(ctx, 30); err != nil {
 		t.Fatal(err)
 	}
-	// ExternalThaw is ignored; the client falls back to iris stat -W.
-	if err := c.Thaw(ctx); err != nil {
+	if err := c.Thaw(ctx); err != nil { // falls back to iris stat -W
 		t.Errorf("the fallback thaw failed: %v", err)
 	}
-}
-
-func TestHangAndCrash(t *testing.T) {
-	f := newFake(t)
-	c := f.client()
-	main := f.start()
-	f.control("hang")
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	_, err := c.Status(ctx)
-	cancel()
-	if err == nil {
-		t.Errorf("a hung IRIS answered qlist")
+	if s, _ := c.WriteDaemonSuspended(ctx); s {
+		t.Errorf("still suspended after the fallback")
 	}
-	f.control("crash")
-	done := make(chan error, 1)
-	go func() { done <- main.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-			t.Errorf("iris-main after a crash: %v, want a non-zero exit", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("iris-main did not exit after the crash")
-	}
-}
 
-func TestDurableSysRules(t *testing.T) {
-	f := newFake(t)
-	// A fresh volume's root holds lost+found: IRIS refuses it.
-	if err := os.MkdirAll(filepath.Join(f.dataDir, "lost+found"), 0o755); err != nil {
+	if err := c.Force(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(f.pathDir, "iris-main"))
-	cmd.Env = f.env
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "no mgr/") {
-		t.Errorf("a non-empty directory without mgr/ was accepted: %v\n%s", err, out)
+	var ce *iris.CommandError
+	if err := c.Freeze(ctx, 30); !errors.As(err, &ce) || ce.Code != 1 {
+		t.Errorf("freezing a stopped instance: %v, want a session failure (exit 1)", err)
 	}
 }
 
-func TestRestartKeepsTheJournal(t *testing.T) {
-	f := newFake(t)
-	main := f.start()
-	time.Sleep(200 * time.Millisecond)
-	_ = main.Process.Signal(syscall.SIGTERM)
-	_ = main.Wait()
-	before := journalLines(t, f)
-	f.start()
-	time.Sleep(200 * time.Millisecond)
-	after := journalLines(t, f)
-	if len(before) == 0 || len(after) <= len(before) {
-		t.Fatalf("journal lines before %d after %d", len(before), len(after))
-	}
-	var last, next int64
-	_, _ = fmt.Sscan(before[len(before)-1], &last)
-	_, _ = fmt.Sscan(after[len(before)], &next)
-	if next != last+1 {
-		t.Errorf("the restarted instance did not continue the journal: %d then %d", last, next)
-	}
+func TestStopSlowerThanItsTimeout(t *testing.T) {
+	t.Run("forced after the shutdown timeout", func(t *testing.T) {
+		f := newFake(t, fakeiris.EnvStopDelay+"=1h", fakeiris.EnvShutdownTimeout+"=200ms")
+		main := f.run()
+		main.signal(t, syscall.SIGTERM)
+		if code := main.exitCode(t); code != 1 {
+			t.Errorf("iris-main exited %d after a forced stop, want 1:\n%s", code, main.output())
+		}
+		f.run()
+		if inst := f.status(); inst.Health != iris.HealthAlert {
+			t.Errorf("a forced stop needs recovery; health %q", inst.Health)
+		}
+	})
+	t.Run("a caller's deadline", func(t *testing.T) {
+		f := newFake(t)
+		main := f.run()
+		f.control(fakeiris.ControlHoldStop)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		err := f.client().Stop(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a held stop returned %v", err)
+		}
+		// the stop began before the deadline cut it short, and goes on
+		waitFor(t, "starting or stopping", func() bool { return f.status().Status == iris.StatusTransition })
+		f.control()
+		if code := main.exitCode(t); code != 0 {
+			t.Errorf("iris-main exited %d after the stop finished:\n%s", code, main.output())
+		}
+	})
 }
 
 func TestMerge(t *testing.T) {
-	f := newFake(t)
-	f.start()
-	good := filepath.Join(t.TempDir(), "good.cpf")
-	bad := filepath.Join(t.TempDir(), "bad.cpf")
-	_ = os.WriteFile(good, []byte("[config]\nglobals=0,0,800,0,0,0\n"), 0o644)
-	_ = os.WriteFile(bad, []byte("[config]\nglobals 0\n"), 0o644)
-	c := f.client()
-	if err := c.Merge(context.Background(), good); err != nil {
-		t.Errorf("good merge: %v", err)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	if err := c.Merge(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("bad merge: %v, want an error naming line 2", err)
+	good := write("good.cpf", "[config]\nglobals=0,0,800,0,0,0\n")
+	bad := write("bad.cpf", "[config]\nglobals 0,0\n")
+
+	t.Run("iris merge", func(t *testing.T) {
+		f := newFake(t)
+		f.run()
+		if err := f.client().Merge(context.Background(), good); err != nil {
+			t.Fatal(err)
+		}
+		if cpf, _ := os.ReadFile(filepath.Join(f.dataDir, "iris.cpf")); !strings.Contains(string(cpf), "globals=0,0,800,0,0,0") {
+			t.Errorf("iris.cpf after the merge:\n%s", cpf)
+		}
+		err := f.client().Merge(context.Background(), bad)
+		if err == nil || !strings.Contains(err.Error(), `line 2: "globals 0,0"`) {
+			t.Errorf("bad merge: %v, want an error naming line 2", err)
+		}
+	})
+	t.Run("a bad merge file stops the start", func(t *testing.T) {
+		f := newFake(t, fakeiris.EnvMergeFile+"="+bad)
+		main := f.startMain()
+		if code := main.exitCode(t); code != 1 {
+			t.Errorf("iris-main exited %d", code)
+		}
+		main.waitLogged(t, "line 2")
+	})
+	t.Run("a missing merge file is reported", func(t *testing.T) {
+		f := newFake(t, fakeiris.EnvMergeFile+"="+filepath.Join(dir, "missing.cpf"))
+		main := f.run()
+		if !main.logged("does not exist") {
+			t.Errorf("no report of the missing file:\n%s", main.output())
+		}
+	})
+}
+
+func TestDurableSys(t *testing.T) {
+	t.Run("a volume root is refused", func(t *testing.T) {
+		f := newFake(t)
+		if err := os.MkdirAll(filepath.Join(f.dataDir, "lost+found"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		main := f.startMain()
+		if code := main.exitCode(t); code != 1 {
+			t.Errorf("iris-main exited %d", code)
+		}
+		main.waitLogged(t, "has no mgr/")
+	})
+	t.Run("a restart continues the journal", func(t *testing.T) {
+		f := newFake(t)
+		main := f.run()
+		f.waitJournal(3)
+		main.signal(t, syscall.SIGTERM)
+		if code := main.exitCode(t); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		before := f.journal()
+		f.run()
+		after := f.waitJournal(len(before) + 1)
+		if last, next := before[len(before)-1], after[len(before)]; next.Seq != last.Seq+1 || next.PID == last.PID {
+			t.Errorf("the restart did not continue the journal: %+v then %+v", last, next)
+		}
+	})
+}
+
+func TestTwoWritersAreVisible(t *testing.T) {
+	f := newFake(t)
+	f.run()
+	first := f.rememberInstance()
+	f.run() // a second container on the same volume: the fault irisha prevents
+	second := f.rememberInstance()
+	if first == second {
+		t.Fatal("the second iris-main did not start its own instance")
+	}
+	waitFor(t, "both instances to write", func() bool {
+		n := f.journal()
+		if len(n) == 0 || n[len(n)-1].PID != first {
+			return false
+		}
+		for _, e := range n {
+			if e.PID == second {
+				return true
+			}
+		}
+		return false
+	})
+	if err := fakeiris.CheckSingleWriter(f.journal()); err == nil {
+		t.Error("two writers went unnoticed")
 	}
 }
 
-func journalLines(t *testing.T, f *fake) []string {
-	b, err := os.ReadFile(filepath.Join(f.dataDir, "mgr", "journal.log"))
-	if err != nil {
-		t.Fatal(err)
+func TestUpAndDownOptions(t *testing.T) {
+	t.Run("--up false", func(t *testing.T) {
+		f := newFake(t)
+		main := f.startMain("--up", "false")
+		waitFor(t, "durable %SYS", func() bool {
+			_, err := os.Stat(filepath.Join(f.dataDir, "iris.cpf"))
+			return err == nil
+		})
+		if inst := f.status(); inst.Status != iris.StatusDown {
+			t.Errorf("--up false started IRIS: %+v", inst)
+		}
+		main.signal(t, syscall.SIGTERM)
+		if code := main.exitCode(t); code != 0 {
+			t.Errorf("exit %d", code)
+		}
+	})
+	t.Run("--down false", func(t *testing.T) {
+		f := newFake(t)
+		main := f.run("--down", "false")
+		main.signal(t, syscall.SIGTERM)
+		if code := main.exitCode(t); code != 0 {
+			t.Errorf("exit %d", code)
+		}
+		if pid, up := f.state(); !up || !alive(pid) || !f.status().Running() {
+			t.Errorf("--down false stopped IRIS")
+		}
+	})
+}
+
+func TestBusyboxNames(t *testing.T) {
+	f := newFake(t)
+	out, code, err := iris.ExecRunner{Env: f.env}.Run(context.Background(), filepath.Join(binDir, "fake-iris"))
+	if err != nil || code != 2 || !strings.Contains(out, "iris-main") {
+		t.Errorf("called by its own name: %d %q %v", code, out, err)
 	}
-	return strings.Split(strings.TrimSpace(string(b)), "\n")
+	if out, code := f.iris("qlist"); code != 1 || !strings.Contains(out, "usage") {
+		t.Errorf("iris without an instance: %d %q", code, out)
+	}
+	if out, code := f.iris("bogus", "IRIS"); code != 1 || !strings.Contains(out, "not implemented") {
+		t.Errorf("an unknown iris command: %d %q", code, out)
+	}
 }

@@ -1,170 +1,144 @@
 package fakeiris
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
-	"time"
 )
 
-// irisMain is the container entrypoint: it starts the instance (a child
-// process in its own session, as IRIS's daemons are) and stops it cleanly on
-// SIGTERM or SIGINT.
-func irisMain(args []string, stdout io.Writer) int {
-	in, err := newInstance()
-	if err != nil {
-		fmt.Fprintln(stdout, "iris-main:", err)
-		return 1
-	}
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "--up" && args[i+1] == "false" {
-			select {} // like iris-main --up false: do not start, stay up
+// mainOptions are the iris-main options the fake honours; the others are
+// accepted and ignored.
+type mainOptions struct {
+	up, down bool
+	version  bool
+}
+
+// valued are iris-main options that take a value (ADOCK §5.3).
+var valued = map[string]bool{
+	"-i": true, "--instance": true, "-d": true, "--down": true, "-u": true, "--up": true,
+	"-s": true, "--nostu": true, "-k": true, "--key": true, "-l": true, "--log": true,
+	"-b": true, "--before": true, "-a": true, "--after": true, "-e": true, "--exit": true,
+	"-c": true, "--create": true, "-t": true, "--terminate": true, "-p": true, "--password-file": true,
+	"--ISCAgent": true, "--ISCAgentPort": true, "--check-caps": true,
+}
+
+func parseMainOptions(args []string) (mainOptions, error) {
+	o := mainOptions{up: true, down: true}
+	for i := 0; i < len(args); i++ {
+		name, value, inline := strings.Cut(args[i], "=")
+		switch {
+		case name == "--version":
+			o.version = true
+			continue
+		case name == "-h" || name == "--help":
+			return o, fmt.Errorf("usage: iris-main [--up true|false] [--down true|false] [other iris-main options]")
+		case !valued[name]:
+			return o, fmt.Errorf("unknown option %s", args[i])
+		case !inline:
+			if i+1 >= len(args) {
+				return o, fmt.Errorf("option %s needs a value", name)
+			}
+			i++
+			value = args[i]
+		}
+		var err error
+		switch name {
+		case "-u", "--up":
+			o.up, err = parseBool(name, value)
+		case "-d", "--down":
+			o.down, err = parseBool(name, value)
+		}
+		if err != nil {
+			return o, err
 		}
 	}
-	if err := prepareDurableSys(in.dataDir); err != nil {
-		fmt.Fprintln(stdout, "iris-main:", err)
-		return 1
+	return o, nil
+}
+
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("option %s takes true or false, not %q", name, v)
+}
+
+// irisMain is the container entrypoint: it starts the instance as its
+// child, streams its log, and on SIGTERM or SIGINT runs the graceful stop
+// (as `iris stop`, bounded by ShutdownTimeout). It exits when the instance
+// does: 0 after a clean stop, 1 after a crash or a forced stop.
+func irisMain(cfg config, args []string, out io.Writer) int {
+	o, err := parseMainOptions(args)
+	if err != nil {
+		return say(out, 1, "[ERROR] %v", err)
+	}
+	if o.version {
+		return say(out, 0, "iris-main (irisha fake) for InterSystems IRIS %s", cfg.version)
 	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-
-	daemon := exec.Command(os.Args[0], daemonArg)
-	daemon.Env = os.Environ()
-	daemon.Stdout, daemon.Stderr = stdout, stdout
-	daemon.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := daemon.Start(); err != nil {
-		fmt.Fprintln(stdout, "iris-main: starting the instance:", err)
-		return 1
+	if code := prepare(cfg, out); code != 0 {
+		return code
 	}
-	exited := make(chan int, 1)
-	go func() {
-		err := daemon.Wait()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
+	var exited chan int
+	if o.up {
+		say(out, 0, "[INFO] Starting InterSystems IRIS instance IRIS...")
+		cmd, err := spawn(out)
+		if err != nil {
+			return say(out, 1, "[ERROR] %v", err)
 		}
-		exited <- code
-	}()
+		exited = make(chan int, 1)
+		go func() { exited <- exitCodeOf(cmd.Wait()) }()
+		if err := waitRunning(store{cfg}, cmd.Process.Pid); err != nil {
+			return say(out, 1, "[ERROR] %v", err)
+		}
+		say(out, 0, "[INFO] ...started InterSystems IRIS instance IRIS")
+	}
 	for {
 		select {
 		case sig := <-sigs:
-			fmt.Fprintf(stdout, "iris-main: %s: stopping IRIS\n", sig)
-			_ = daemon.Process.Signal(syscall.SIGTERM)
-			<-exited
-			fmt.Fprintln(stdout, "iris-main: IRIS stopped; Journal restore not required at next startup")
-			return 0
+			if !o.down {
+				// IRIS keeps running; the container runtime kills it
+				return say(out, 0, "[INFO] %s: --down false, leaving InterSystems IRIS instance IRIS running", sig)
+			}
+			say(out, 0, "[INFO] %s: shutting down InterSystems IRIS instance IRIS...", sig)
+			forced, err := stop(cfg)
+			switch {
+			case err != nil:
+				return say(out, 1, "[ERROR] iris stop: %v", err)
+			case forced:
+				return say(out, 1, "[WARN] the shutdown timed out and was forced")
+			}
+			if exited != nil {
+				<-exited
+			}
+			return say(out, 0, "[INFO] ...shut down InterSystems IRIS instance IRIS")
 		case code := <-exited:
-			if code == 0 {
-				fmt.Fprintln(stdout, "iris-main: IRIS was stopped")
-				return 0
+			if code == exitStopped {
+				return say(out, 0, "[INFO] InterSystems IRIS instance IRIS was stopped")
 			}
-			fmt.Fprintf(stdout, "iris-main: IRIS exited with %d\n", code)
-			return 1
+			return say(out, 1, "[ERROR] InterSystems IRIS instance IRIS exited with status %d", code)
 		}
 	}
 }
 
-// prepareDurableSys applies durable %SYS's rule: an empty or missing
-// directory is initialised; one with data but no mgr/ is refused.
-func prepareDurableSys(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("reading %s: %w", dir, err)
-	}
-	hasMgr := false
-	for _, e := range entries {
-		if e.Name() == "mgr" {
-			hasMgr = true
+func exitCodeOf(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitCode() < 0 {
+			return 128 + int(syscall.SIGKILL) // killed by a signal: iris force
 		}
+		return ee.ExitCode()
 	}
-	if len(entries) > 0 && !hasMgr {
-		return fmt.Errorf("durable %%SYS directory %s is not empty and has no mgr/; refusing to start", dir)
-	}
-	return os.MkdirAll(dir+"/mgr", 0o755)
-}
-
-// daemon is the running instance.
-func daemon(stdout io.Writer) int {
-	in, err := newInstance()
 	if err != nil {
-		fmt.Fprintln(stdout, "iris:", err)
-		return 1
+		return exitFailed
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM)
-	_ = in.save(state{Pid: os.Getpid()})
-	time.Sleep(envDuration("FAKEIRIS_START_DELAY", 0))
-
-	addr := os.Getenv("FAKEIRIS_SUPERSERVER")
-	if addr == "" {
-		addr = "127.0.0.1:1972"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Fprintln(stdout, "iris: superserver:", err)
-		return 1
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	journal, err := os.OpenFile(in.mgr("journal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		fmt.Fprintln(stdout, "iris: journal:", err)
-		return 1
-	}
-	w := bufio.NewWriter(journal)
-	seq := lastSeq(in.mgr("journal.log"))
-	_ = in.save(state{Pid: os.Getpid(), Up: true, Since: time.Now()})
-	fmt.Fprintln(stdout, "iris: Enabling logons")
-
-	tick := time.NewTicker(envDuration("FAKEIRIS_JOURNAL_INTERVAL", 100*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-sigs:
-			time.Sleep(envDuration("FAKEIRIS_STOP_DELAY", 0))
-			_ = in.update(func(s *state) { s.Up = false })
-			_ = ln.Close()
-			return 0
-		case <-tick.C:
-			if in.control("crash") {
-				fmt.Fprintln(stdout, "iris: crashing as scripted")
-				return 3
-			}
-			seq++
-			fmt.Fprintf(w, "%d %d %d\n", seq, os.Getpid(), time.Now().UnixNano())
-			_ = w.Flush()
-			_ = journal.Sync()
-		}
-	}
-}
-
-// lastSeq returns the last sequence number in the journal, so a restarted
-// instance continues it.
-func lastSeq(path string) int64 {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0
-	}
-	defer func() { _ = f.Close() }()
-	var last int64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var seq int64
-		if _, err := fmt.Sscan(sc.Text(), &seq); err == nil {
-			last = seq
-		}
-	}
-	return last
+	return exitStopped
 }

@@ -4,71 +4,113 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// state is the instance's state file, mgr/fakeiris.json.
+// Phases of the instance process, as it records them.
+const (
+	phaseStarting = "starting"
+	phaseRunning  = "running"
+	phaseStopping = "stopping"
+	phaseDown     = "down"
+)
+
+// state is mgr/fakeiris.json. Other tests read "pid" and "up": keep them.
 type state struct {
-	Pid    int       `json:"pid"`
-	Frozen bool      `json:"frozen"`
-	Since  time.Time `json:"since"`
-	Up     bool      `json:"up"`
+	Pid   int       `json:"pid"`
+	Up    bool      `json:"up"` // logons enabled: qlist says running
+	Phase string    `json:"phase"`
+	Since time.Time `json:"since"` // when Phase began
+	// Frozen is a suspended write daemon; after FrozenUntil (the
+	// ExternalFreezeTimeOut) user updates pause too.
+	Frozen      bool      `json:"frozen"`
+	FrozenUntil time.Time `json:"frozenUntil,omitzero"`
+	Superserver string    `json:"superserver,omitempty"` // the address actually listened on
+	// CleanStop says the last instance shut down cleanly; a start without
+	// it runs crash recovery and raises alerts until AlertUntil.
+	CleanStop  bool      `json:"cleanStop"`
+	AlertUntil time.Time `json:"alertUntil,omitzero"`
 }
 
-type instance struct{ dataDir string }
+// store reads and writes the state file. Writes are serialised by an
+// advisory lock, because the instance and concurrent `iris` commands
+// (session, stop) each change different fields; reads need no lock since
+// writes replace the file atomically.
+type store struct{ cfg config }
 
-func newInstance() (*instance, error) {
-	dir := os.Getenv("ISC_DATA_DIRECTORY")
-	if dir == "" {
-		return nil, errors.New("ISC_DATA_DIRECTORY is not set")
+func (s store) load() (state, error) {
+	var st state
+	b, err := os.ReadFile(s.cfg.mgr("fakeiris.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return state{Phase: phaseDown}, nil
 	}
-	return &instance{dataDir: dir}, nil
-}
-
-func (in *instance) mgr(name string) string { return filepath.Join(in.dataDir, "mgr", name) }
-
-func (in *instance) load() state {
-	var s state
-	b, err := os.ReadFile(in.mgr("fakeiris.json"))
-	if err == nil {
-		_ = json.Unmarshal(b, &s)
-	}
-	return s
-}
-
-func (in *instance) save(s state) error {
-	b, err := json.Marshal(s)
 	if err != nil {
-		return err
+		return st, fmt.Errorf("reading the instance state: %w", err)
 	}
-	tmp := in.mgr(fmt.Sprintf(".fakeiris.%d", os.Getpid()))
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("reading the instance state: %w", err)
+	}
+	return st, nil
+}
+
+// update applies fn under the lock and returns the state before and after.
+func (s store) update(fn func(*state)) (before, after state, err error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return before, after, err
+	}
+	defer unlock()
+	before, err = s.load()
+	if err != nil {
+		return before, after, err
+	}
+	after = before
+	fn(&after)
+	b, err := json.Marshal(after)
+	if err != nil {
+		return before, after, fmt.Errorf("encoding the instance state: %w", err)
+	}
+	tmp := s.cfg.mgr(fmt.Sprintf(".fakeiris.json.%d", os.Getpid()))
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("writing state: %w", err)
+		return before, after, fmt.Errorf("writing the instance state: %w", err)
 	}
-	return os.Rename(tmp, in.mgr("fakeiris.json"))
+	if err := os.Rename(tmp, s.cfg.mgr("fakeiris.json")); err != nil {
+		return before, after, fmt.Errorf("writing the instance state: %w", err)
+	}
+	return before, after, nil
 }
 
-func (in *instance) update(fn func(*state)) error {
-	s := in.load()
-	fn(&s)
-	return in.save(s)
+func (s store) lock() (func(), error) {
+	f, err := os.OpenFile(s.cfg.mgr("fakeiris.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking the instance state: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("locking the instance state: %w", err)
+	}
+	return func() { _ = f.Close() }, nil // closing releases the lock
 }
 
-// running reports whether the instance process lives and said it is up.
-func (in *instance) running() (state, bool) {
-	s := in.load()
-	return s, s.Up && s.Pid > 0 && alive(s.Pid)
+// observed is the phase qlist reports: the recorded phase while the
+// instance process lives, down once it is gone however it went.
+func observed(st state, alive func(int) bool) string {
+	if st.Pid <= 0 || st.Phase == "" || !alive(st.Pid) {
+		return phaseDown
+	}
+	return st.Phase
 }
 
+// alive reports whether pid is a live process; a zombie (exited, not yet
+// reaped by iris-main) is dead.
 func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
 		return false
 	}
-	// A zombie is dead, whatever kill(0) says.
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
@@ -76,27 +118,4 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
-}
-
-// control reports whether word is in mgr/fakeiris.control.
-func (in *instance) control(word string) bool {
-	b, err := os.ReadFile(in.mgr("fakeiris.control"))
-	if err != nil {
-		return false
-	}
-	for _, w := range strings.Fields(string(b)) {
-		if w == word {
-			return true
-		}
-	}
-	return false
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if v := os.Getenv(name); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
 }
