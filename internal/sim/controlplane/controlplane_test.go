@@ -1,0 +1,45 @@
+package controlplane
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/irisha/irisha/internal/sim/proc"
+)
+
+func TestStartStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a control plane")
+	}
+	var reg proc.Registry
+	ctx := context.Background()
+	cp, err := Start(ctx, Config{
+		Dir: t.TempDir(), Registry: &reg,
+		NodeMonitorGracePeriod: 5 * time.Second, NodeMonitorPeriod: time.Second, NodeStartupGracePeriod: 10 * time.Second,
+		DefaultTolerationSeconds: 2, Log: testr.New(t),
+	})
+	t.Cleanup(func() { _ = reg.KillAll() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cp.RESTConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range reg.PIDs() {
+		if proc.Alive(pid) {
+			t.Errorf("pid %d alive after Stop", pid)
+		}
+	}
+}

@@ -1,0 +1,223 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/irisha/irisha/internal/sim/proc"
+)
+
+// podState is the simulated runtime's record of one pod.
+type podState struct {
+	uid        types.UID
+	podIP      string
+	startTime  time.Time
+	vols       []podVolume
+	inUse      bool // volumes reported in node.status.volumesInUse
+	mounted    bool
+	stopping   bool
+	containers []*container
+}
+
+// container is one simulated container.
+type container struct {
+	name, image  string
+	id           string
+	running      bool
+	startedAt    time.Time
+	restartCount int32
+	crashes      int
+	nextStart    time.Time
+	waiting      string
+	waitingMsg   string
+	last         *corev1.ContainerStateTerminated
+	terminated   *corev1.ContainerStateTerminated
+	proc         *proc.Process
+}
+
+func newPodState(pod *corev1.Pod) *podState {
+	st := &podState{uid: pod.UID}
+	for _, c := range pod.Spec.Containers {
+		ctr := &container{name: c.Name, image: c.Image, waiting: ReasonContainerCreating}
+		// A pod this node already ran (the node restarted): its containers
+		// died with the node, so the next start is a restart.
+		for _, s := range pod.Status.ContainerStatuses {
+			if s.Name == c.Name && (s.State.Running != nil || s.RestartCount > 0) {
+				ctr.restartCount = s.RestartCount
+				ctr.last = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error", Message: "node restarted"}
+			}
+		}
+		st.containers = append(st.containers, ctr)
+	}
+	return st
+}
+
+func (st *podState) find(name string) *container {
+	for _, c := range st.containers {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// startContainer starts c; k.mu must not be held (the runner may block).
+func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Pod, st *podState, c *container) error {
+	restarts := c.restartCount
+	if c.last != nil {
+		restarts++
+	}
+	var cmd *exec.Cmd
+	if k.cfg.Runner != nil {
+		vols := map[string]string{}
+		for _, v := range st.vols {
+			vols[v.Name] = k.cfg.VolumeDir(v.PVName)
+		}
+		var err error
+		cmd, err = k.cfg.Runner(ctx, ContainerEnv{
+			Node: k.cfg.NodeName, Pod: pod.DeepCopy(), Container: c.name, RestartCount: restarts,
+			Kubeconfig: k.cfg.Kubeconfig, APIServer: k.cfg.APIServer, Volumes: vols,
+		})
+		if err != nil {
+			return fmt.Errorf("runner for %s/%s: %w", key, c.name, err)
+		}
+	}
+	var p *proc.Process
+	if cmd != nil {
+		var err error
+		if p, err = k.cfg.StartProcess(pod.Name+"-"+c.name, cmd); err != nil {
+			return fmt.Errorf("starting container %s of %s: %w", c.name, key, err)
+		}
+	}
+	k.mu.Lock()
+	c.running, c.startedAt, c.proc = true, time.Now(), p
+	c.restartCount = restarts
+	c.waiting, c.waitingMsg = "", ""
+	c.id = fmt.Sprintf("sim://%s-%s-%d", shortUID(st.uid), c.name, restarts)
+	k.mu.Unlock()
+	k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.name)
+	if p != nil {
+		go func() {
+			<-p.Done()
+			k.exited(key, st, c, p, exitCode(p.Err()))
+		}()
+	}
+	return nil
+}
+
+// exited records that c stopped with code; a crash unless the pod is
+// stopping.
+func (k *Kubelet) exited(key string, st *podState, c *container, p *proc.Process, code int32) {
+	k.mu.Lock()
+	if !c.running || c.proc != p {
+		k.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	term := &corev1.ContainerStateTerminated{
+		ExitCode: code, Reason: "Error", StartedAt: metav1.NewTime(c.startedAt), FinishedAt: metav1.NewTime(now), ContainerID: c.id,
+	}
+	if code == 0 {
+		term.Reason = "Completed"
+	}
+	c.running, c.proc = false, nil
+	if st.stopping {
+		c.terminated = term
+	} else {
+		c.last = term
+		delay, crashes := k.cfg.Backoff.Delay(c.crashes+1, now.Sub(c.startedAt))
+		c.crashes, c.nextStart = crashes, now.Add(delay)
+		if delay > 0 {
+			c.waiting = ReasonCrashLoopBackOff
+			c.waitingMsg = fmt.Sprintf("back-off %s restarting failed container=%s", delay, c.name)
+		} else {
+			c.waiting, c.waitingMsg = ReasonContainerCreating, ""
+		}
+	}
+	k.mu.Unlock()
+	k.queue.Add(key)
+}
+
+// CrashContainer makes a running container of the pod exit as if it
+// crashed (SIGKILL of its process, or exit code 137 for a virtual one).
+func (k *Kubelet) CrashContainer(namespace, name, containerName string) error {
+	key := namespace + "/" + name
+	k.mu.Lock()
+	st := k.state[key]
+	var c *container
+	if st != nil {
+		c = st.find(containerName)
+	}
+	if c == nil || !c.running {
+		k.mu.Unlock()
+		return fmt.Errorf("container %s of pod %s is not running on node %s", containerName, key, k.cfg.NodeName)
+	}
+	p := c.proc
+	k.mu.Unlock()
+	if p != nil {
+		// The exit watcher records the crash.
+		return p.Signal(syscall.SIGKILL)
+	}
+	k.exited(key, st, c, nil, 137)
+	return nil
+}
+
+// stopContainers asks every running container to stop (SIGTERM, SIGKILL
+// after grace); virtual containers stop at once. Called once per pod, with
+// k.mu held; the exit watchers record the processes' ends.
+func (k *Kubelet) stopContainers(st *podState, grace time.Duration) {
+	now := metav1.Now()
+	for _, c := range st.containers {
+		switch {
+		case c.running && c.proc != nil:
+			p := c.proc
+			go func() { _ = p.Terminate(grace) }()
+		case c.running:
+			c.running = false
+			c.terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed",
+				StartedAt: metav1.NewTime(c.startedAt), FinishedAt: now, ContainerID: c.id}
+		case c.terminated == nil:
+			c.terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "ContainerStatusUnknown", FinishedAt: now}
+		}
+	}
+}
+
+// allStopped reports whether no container runs any more; k.mu held.
+func (st *podState) allStopped() bool {
+	for _, c := range st.containers {
+		if c.running {
+			return false
+		}
+	}
+	return true
+}
+
+func exitCode(err error) int32 {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int32(ws.Signal())
+		}
+		return int32(ee.ExitCode())
+	}
+	return 1
+}
+
+func shortUID(uid types.UID) string {
+	s := string(uid)
+	if len(s) > 8 {
+		return s[:8]
+	}
+	return s
+}

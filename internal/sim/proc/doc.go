@@ -1,0 +1,7 @@
+// Package proc starts and ends the local processes of the simulated cluster
+// (control-plane binaries, kwok, and processes run "on" a simulated node).
+//
+// Every process gets its own process group so that signals reach exactly what
+// the sim started and its children, never anything found by name. A Registry
+// remembers every PID ever started so tests can assert that none survives.
+package proc

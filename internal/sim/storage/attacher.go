@@ -1,0 +1,144 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+)
+
+// attacherFinalizer is the finalizer external-attacher puts on the
+// VolumeAttachments it handles (driver name with dots as dashes).
+const attacherFinalizer = "external-attacher/driver-longhorn-io"
+
+// blockedRetry is how often an attach refused for multi-attach is retried
+// besides the retries that other VolumeAttachments' changes trigger.
+const blockedRetry = 2 * time.Second
+
+type attacher struct {
+	*Store
+	c client.Client
+}
+
+func (s *Store) setupAttacher(mgr ctrl.Manager) error {
+	a := &attacher{Store: s, c: mgr.GetClient()}
+	err := ctrl.NewControllerManagedBy(mgr).Named("sim-attacher").
+		For(&storagev1.VolumeAttachment{}).
+		// A detach elsewhere may unblock an attach of the same volume.
+		Watches(&storagev1.VolumeAttachment{}, handler.EnqueueRequestsFromMapFunc(a.samePV)).
+		Complete(a)
+	if err != nil {
+		return fmt.Errorf("setting up the attacher: %w", err)
+	}
+	return nil
+}
+
+func (a *attacher) samePV(ctx context.Context, o client.Object) []ctrl.Request {
+	va, ok := o.(*storagev1.VolumeAttachment)
+	if !ok || va.Spec.Source.PersistentVolumeName == nil {
+		return nil
+	}
+	list := &storagev1.VolumeAttachmentList{}
+	if err := a.c.List(ctx, list); err != nil {
+		return nil
+	}
+	var reqs []ctrl.Request
+	for _, other := range list.Items {
+		if other.Name != va.Name && other.Spec.Source.PersistentVolumeName != nil &&
+			*other.Spec.Source.PersistentVolumeName == *va.Spec.Source.PersistentVolumeName {
+			reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKey{Name: other.Name}})
+		}
+	}
+	return reqs
+}
+
+// Reconcile attaches or detaches one VolumeAttachment of the Longhorn driver.
+func (a *attacher) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	va := &storagev1.VolumeAttachment{}
+	if err := a.c.Get(ctx, req.NamespacedName, va); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if va.Spec.Attacher != LonghornDriver || va.Spec.Source.PersistentVolumeName == nil {
+		return ctrl.Result{}, nil
+	}
+	if va.DeletionTimestamp != nil {
+		// Detach: the block store releases the volume at once (a dead
+		// node's engine is gone anyway); dropping the finalizer lets the
+		// attach/detach controller's delete complete.
+		if controllerutil.RemoveFinalizer(va, attacherFinalizer) {
+			if err := a.c.Update(ctx, va); err != nil {
+				return ctrl.Result{}, fmt.Errorf("detaching %s: %w", va.Name, err)
+			}
+			a.cfg.Log.V(1).Info("Detached", "volumeattachment", va.Name, "node", va.Spec.NodeName)
+		}
+		return ctrl.Result{}, nil
+	}
+	if controllerutil.AddFinalizer(va, attacherFinalizer) {
+		if err := a.c.Update(ctx, va); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the attacher finalizer to %s: %w", va.Name, err)
+		}
+	}
+	if va.Status.Attached {
+		return ctrl.Result{}, nil
+	}
+	pv := &corev1.PersistentVolume{}
+	if err := a.c.Get(ctx, client.ObjectKey{Name: *va.Spec.Source.PersistentVolumeName}, pv); err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading PV of %s: %w", va.Name, err)
+	}
+	list := &storagev1.VolumeAttachmentList{}
+	if err := a.c.List(ctx, list); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing VolumeAttachments: %w", err)
+	}
+	if holder := attachedElsewhere(va, list.Items, pv.Spec.AccessModes); holder != "" {
+		msg := fmt.Sprintf("volume %s is still attached to node %s", pv.Name, holder)
+		if va.Status.AttachError == nil || va.Status.AttachError.Message != msg {
+			patch := client.MergeFrom(va.DeepCopy())
+			va.Status.AttachError = &storagev1.VolumeError{Time: metav1.Now(), Message: msg}
+			if err := a.c.Status().Patch(ctx, va, patch); err != nil {
+				return ctrl.Result{}, fmt.Errorf("recording the attach error of %s: %w", va.Name, err)
+			}
+		}
+		return ctrl.Result{RequeueAfter: blockedRetry}, nil
+	}
+	if d := a.cfg.AttachDelay; d > 0 {
+		if wait := d - time.Since(va.CreationTimestamp.Time); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
+	patch := client.MergeFrom(va.DeepCopy())
+	va.Status.Attached = true
+	va.Status.AttachError = nil
+	va.Status.AttachmentMetadata = map[string]string{"devicePath": "/dev/longhorn/" + pv.Name}
+	if err := a.c.Status().Patch(ctx, va, patch); err != nil {
+		return ctrl.Result{}, fmt.Errorf("attaching %s: %w", va.Name, err)
+	}
+	a.cfg.Log.V(1).Info("Attached", "volumeattachment", va.Name, "pv", pv.Name, "node", va.Spec.NodeName)
+	return ctrl.Result{}, nil
+}
+
+// attachedElsewhere returns the node another VolumeAttachment holds the
+// same volume attached on, unless the volume may be shared. Longhorn, like
+// any block store, refuses a second attach of an RWO volume: the engine
+// runs on one node.
+func attachedElsewhere(va *storagev1.VolumeAttachment, all []storagev1.VolumeAttachment, modes []corev1.PersistentVolumeAccessMode) string {
+	if slices.Contains(modes, corev1.ReadWriteMany) || slices.Contains(modes, corev1.ReadOnlyMany) {
+		return ""
+	}
+	for _, o := range all {
+		if o.Name == va.Name || o.Spec.NodeName == va.Spec.NodeName || o.Spec.Source.PersistentVolumeName == nil {
+			continue
+		}
+		if *o.Spec.Source.PersistentVolumeName == *va.Spec.Source.PersistentVolumeName && o.Status.Attached {
+			return o.Spec.NodeName
+		}
+	}
+	return ""
+}

@@ -1,0 +1,107 @@
+package storage
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// Config of the simulated block store.
+type Config struct {
+	// Dir holds volumes/<pv> and snapshots/<handle>.
+	Dir string
+	// AttachDelay is how long an attach takes (the engine start); zero
+	// keeps measurements to control-plane time.
+	AttachDelay time.Duration
+	// SnapshotReadyDelay separates creationTime from readyToUse, like a
+	// backup that is cut at once but uploaded later.
+	SnapshotReadyDelay time.Duration
+	Log                logr.Logger
+}
+
+// Store is the simulated block store.
+type Store struct {
+	cfg Config
+}
+
+// New returns a store; Setup registers its controllers.
+func New(cfg Config) *Store { return &Store{cfg: cfg} }
+
+// NewScheme returns a scheme with the types the store and sim use.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, snapshotv1.AddToScheme, apiextensionsv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("building the scheme: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// VolumeDir is the host directory standing for a PV's block device.
+func (s *Store) VolumeDir(pvName string) string {
+	return filepath.Join(s.cfg.Dir, "volumes", pvName)
+}
+
+// SnapshotDir is where a snapshot's copy of its volume lives.
+func (s *Store) SnapshotDir(handle string) string {
+	return filepath.Join(s.cfg.Dir, "snapshots", handle)
+}
+
+// Setup registers the provisioner, attacher, resizer and snapshotter with
+// the manager.
+func (s *Store) Setup(mgr ctrl.Manager) error {
+	for _, setup := range []func(ctrl.Manager) error{s.setupProvisioner, s.setupAttacher, s.setupSnapshotter} {
+		if err := setup(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyDir copies the regular files and directories of src into dst.
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(target)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			_ = out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
+
+func resourceBytes(n int64) resource.Quantity { return *resource.NewQuantity(n, resource.BinarySI) }

@@ -1,0 +1,131 @@
+package sim_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/internal/sim"
+	"github.com/irisha/irisha/internal/sim/reference"
+)
+
+// poll checks a condition on objects that this test alone changes; the
+// orderings that matter (creationTime before readyToUse) are asserted on
+// what each poll sees.
+func poll(ctx context.Context, t *testing.T, what string, cond func() (bool, error)) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return cond()
+	}); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
+	timings := sim.FastTimings()
+	timings.SnapshotReadyDelay = time.Second
+	c := startCluster(t, sim.Options{Nodes: 2, Timings: timings})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	cl := c.Client()
+	pod := deployReference(ctx, t, c, "ref", sim.LonghornClass)
+	pv := pvOf(ctx, t, c, "ref")
+	if err := os.WriteFile(filepath.Join(c.VolumeDir(pv), "IRIS.DAT"), []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Snapshot: creationTime (the cut) is reported before readyToUse.
+	vs := &snapshotv1.VolumeSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ref", Name: "snap"},
+		Spec: snapshotv1.VolumeSnapshotSpec{
+			VolumeSnapshotClassName: ptr(sim.SnapshotClass),
+			Source:                  snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr(reference.PVC)},
+		},
+	}
+	if err := cl.Create(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	sawCutNotReady := false
+	poll(ctx, t, "the snapshot to be ready", func() (bool, error) {
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(vs), vs); err != nil {
+			return false, err
+		}
+		st := vs.Status
+		if st == nil {
+			return false, nil
+		}
+		ready := st.ReadyToUse != nil && *st.ReadyToUse
+		if ready && st.CreationTime == nil {
+			t.Fatal("readyToUse without creationTime")
+		}
+		sawCutNotReady = sawCutNotReady || (st.CreationTime != nil && !ready)
+		return ready, nil
+	})
+	if !sawCutNotReady {
+		t.Error("never saw creationTime before readyToUse")
+	}
+
+	// Restore into a new PVC: the data comes back.
+	restored := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ref", Name: "restored"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: ptr(sim.LonghornClass),
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
+			DataSource:       &corev1.TypedLocalObjectReference{APIGroup: ptr(snapshotv1.GroupName), Kind: "VolumeSnapshot", Name: "snap"},
+		},
+	}
+	if err := cl.Create(ctx, restored); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "the restored claim to bind", func() (bool, error) {
+		err := cl.Get(ctx, client.ObjectKeyFromObject(restored), restored)
+		return err == nil && restored.Status.Phase == corev1.ClaimBound, err
+	})
+	if b, err := os.ReadFile(filepath.Join(c.VolumeDir(restored.Spec.VolumeName), "IRIS.DAT")); err != nil || string(b) != "data" {
+		t.Fatalf("restored data %q, %v", b, err)
+	}
+
+	// Online expansion while the pod uses the volume.
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: "ref", Name: reference.PVC}, pvc); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(pvc.DeepCopy())
+	pvc.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("20Gi")
+	if err := cl.Patch(ctx, pvc, patch); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "the claim to grow", func() (bool, error) {
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(pvc), pvc); err != nil {
+			return false, err
+		}
+		q := pvc.Status.Capacity[corev1.ResourceStorage]
+		return q.Cmp(resource.MustParse("20Gi")) == 0, nil
+	})
+	if p, err := c.Clientset().CoreV1().Pods("ref").Get(ctx, pod.Name, metav1.GetOptions{}); err != nil || !sim.PodReady(p) {
+		t.Fatalf("the pod must keep running through an online expansion: %v", err)
+	}
+
+	// local-disk: the PV is pinned to the node the pod was scheduled on.
+	local := deployReference(ctx, t, c, "local", sim.LocalClass)
+	lpv, err := c.Clientset().CoreV1().PersistentVolumes().Get(ctx, pvOf(ctx, t, c, "local"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms := lpv.Spec.NodeAffinity.Required.NodeSelectorTerms
+	if len(terms) != 1 || terms[0].MatchExpressions[0].Values[0] != local.Spec.NodeName {
+		t.Fatalf("local PV affinity %+v, want node %s", terms, local.Spec.NodeName)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
