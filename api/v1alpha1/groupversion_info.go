@@ -27,6 +27,7 @@ var (
 func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&IrisInstance{}, &IrisInstanceList{},
+		&IrisBackup{}, &IrisBackupList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

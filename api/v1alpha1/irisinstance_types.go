@@ -263,6 +263,63 @@ type IrisInstanceStatus struct {
 	// Capacity of the volume as reported by the PVC.
 	// +optional
 	Capacity *resource.Quantity `json:"capacity,omitempty"`
+
+	// Fencing is the failover controller's current verdict on the instance's
+	// pod: Healthy, Suspect, ConfirmedDead or Fenced.
+	// +optional
+	Fencing FencingVerdict `json:"fencing,omitempty"`
+
+	// LastFailover is the most recent failover the operator performed; while
+	// readyAt is empty it is still in progress, and a restarted operator
+	// finishes it from here.
+	// +optional
+	LastFailover *FailoverRecord `json:"lastFailover,omitempty"`
+
+	// Failovers counts the failovers the operator performed.
+	// +optional
+	Failovers int32 `json:"failovers,omitempty"`
+}
+
+// FencingVerdict is what the failover controller concluded about the pod
+// that runs IRIS.
+// +kubebuilder:validation:Enum=Healthy;Suspect;ConfirmedDead;Fenced
+type FencingVerdict string
+
+// Fencing verdicts.
+const (
+	// FencingHealthy: the pod's agent holds a valid Lease, or no pod needs one.
+	FencingHealthy FencingVerdict = "Healthy"
+	// FencingSuspect: something looks wrong but nothing proves IRIS stopped.
+	FencingSuspect FencingVerdict = "Suspect"
+	// FencingConfirmedDead: the old IRIS has provably stopped; fencing runs.
+	FencingConfirmedDead FencingVerdict = "ConfirmedDead"
+	// FencingFenced: the old pod and its volume attachment are gone; the
+	// replacement may start.
+	FencingFenced FencingVerdict = "Fenced"
+)
+
+// FailoverRecord describes one failover.
+type FailoverRecord struct {
+	// Reason the old pod was declared dead, e.g. LeaseExpired or NodeShutdown.
+	Reason string `json:"reason"`
+	// Node the old pod ran on.
+	Node string `json:"node"`
+	// Pod is the old pod.
+	Pod string `json:"pod"`
+	// PodUID of the old pod, so a restarted operator deletes only that pod.
+	// +optional
+	PodUID string `json:"podUID,omitempty"`
+	// DetectedAt is when the operator declared the old pod dead.
+	DetectedAt metav1.Time `json:"detectedAt"`
+	// FencedAt is when the old pod and its volume attachment were gone.
+	// +optional
+	FencedAt *metav1.Time `json:"fencedAt,omitempty"`
+	// ReadyAt is when a replacement pod was Ready.
+	// +optional
+	ReadyAt *metav1.Time `json:"readyAt,omitempty"`
+	// Seconds from DetectedAt to ReadyAt, e.g. "2.4".
+	// +optional
+	Seconds string `json:"seconds,omitempty"`
 }
 
 // Phase summarises an instance's state.

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -101,6 +102,20 @@ func eventually(t *testing.T, ctx context.Context, what string, cond func(contex
 
 func get(ctx context.Context, ns, name string, obj client.Object) error {
 	return env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
+}
+
+// updateSpec re-reads the instance and applies mutate until the write is not
+// refused for a stale resourceVersion: the operator writes status alongside
+// the test, so an update from an old read may conflict.
+func updateSpec(ctx context.Context, ns, name string, mutate func(*v1alpha1.IrisInstance)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		inst := &v1alpha1.IrisInstance{}
+		if err := get(ctx, ns, name, inst); err != nil {
+			return err
+		}
+		mutate(inst)
+		return env.Client.Update(ctx, inst)
+	})
 }
 
 func exists(ns, name string, obj client.Object) func(context.Context) (bool, error) {
@@ -263,17 +278,13 @@ func TestAPIServerRejectsBadSpecs(t *testing.T) {
 		{"new data directory", "immutable", func(i *v1alpha1.IrisInstance) { i.Spec.Storage.DataSubdirectory = "OTHER" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			changed := inst.DeepCopy()
-			tc.mutate(changed)
-			err := env.Client.Update(ctx, changed)
+			err := updateSpec(ctx, ns, inst.Name, tc.mutate)
 			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("update error = %v, want Invalid mentioning %q", err, tc.want)
 			}
 		})
 	}
-	grown := inst.DeepCopy()
-	grown.Spec.Storage.Size = resource.MustParse("20Gi")
-	if err := env.Client.Update(ctx, grown); err != nil {
+	if err := updateSpec(ctx, ns, inst.Name, func(i *v1alpha1.IrisInstance) { i.Spec.Storage.Size = resource.MustParse("20Gi") }); err != nil {
 		t.Errorf("growing the volume must be allowed: %v", err)
 	}
 }
@@ -296,12 +307,11 @@ func TestBrokenConfigTouchesNothing(t *testing.T) {
 	secret := &corev1.Secret{}
 	eventually(t, ctx, "the merge Secret", exists(ns, "iris-merge", secret))
 
-	if err := get(ctx, ns, "iris", inst); err != nil {
-		t.Fatal(err)
-	}
-	inst.Spec.Config.MergeText = ptr.To("[config]\nglobals=0,0,800,0,0,0\nthis line is broken\n")
-	inst.Spec.Image = "containers.intersystems.com/intersystems/iris-community:2026.1"
-	if err := env.Client.Update(ctx, inst); err != nil {
+	const newImage = "containers.intersystems.com/intersystems/iris-community:2026.1"
+	if err := updateSpec(ctx, ns, "iris", func(i *v1alpha1.IrisInstance) {
+		i.Spec.Config.MergeText = ptr.To("[config]\nglobals=0,0,800,0,0,0\nthis line is broken\n")
+		i.Spec.Image = newImage
+	}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, ctx, "Degraded=True InvalidConfig", func(ctx context.Context) (bool, error) {
@@ -330,11 +340,9 @@ func TestBrokenConfigTouchesNothing(t *testing.T) {
 	}
 
 	// Fixing the text applies both changes and clears Degraded.
-	if err := get(ctx, ns, "iris", inst); err != nil {
-		t.Fatal(err)
-	}
-	inst.Spec.Config.MergeText = ptr.To("[config]\nglobals=0,0,900,0,0,0\n")
-	if err := env.Client.Update(ctx, inst); err != nil {
+	if err := updateSpec(ctx, ns, "iris", func(i *v1alpha1.IrisInstance) {
+		i.Spec.Config.MergeText = ptr.To("[config]\nglobals=0,0,900,0,0,0\n")
+	}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, ctx, "the fixed spec applied", func(ctx context.Context) (bool, error) {
@@ -343,7 +351,7 @@ func TestBrokenConfigTouchesNothing(t *testing.T) {
 		if err := get(ctx, ns, "iris", d); err != nil {
 			return false, err
 		}
-		return c != nil && c.Status == metav1.ConditionFalse && d.Spec.Template.Spec.Containers[0].Image == inst.Spec.Image, nil
+		return c != nil && c.Status == metav1.ConditionFalse && d.Spec.Template.Spec.Containers[0].Image == newImage, nil
 	})
 }
 
@@ -405,11 +413,7 @@ func TestUnboundVolumeIsGrownOnlyOnceBound(t *testing.T) {
 	}
 	pvc := &corev1.PersistentVolumeClaim{}
 	eventually(t, ctx, "the PVC", exists(ns, "iris-data", pvc))
-	if err := get(ctx, ns, "iris", inst); err != nil {
-		t.Fatal(err)
-	}
-	inst.Spec.Storage.Size = resource.MustParse("11Gi")
-	if err := env.Client.Update(ctx, inst); err != nil {
+	if err := updateSpec(ctx, ns, "iris", func(i *v1alpha1.IrisInstance) { i.Spec.Storage.Size = resource.MustParse("11Gi") }); err != nil {
 		t.Fatal(err)
 	}
 	direct, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
