@@ -48,6 +48,12 @@ test: testbin verify vet ## Run every test: unit, fuzz seeds, envtest and simula
 test-unit: ## Only the tests that need no control plane.
 	go test -count=1 -short ./...
 
+##@ Benchmarks (long; tables go to docs/benchmarks.md)
+
+.PHONY: bench-failover
+bench-failover: testbin ## Baseline failover benchmark on the simulated cluster, Kubernetes' default timings (~16 min).
+	go run ./bench/failover -v
+
 ##@ Build and run
 
 .PHONY: build

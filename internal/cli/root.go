@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/irisha/irisha/internal/cli/render"
+	"github.com/irisha/irisha/internal/cli/sim"
 	"github.com/irisha/irisha/internal/version"
 )
 
@@ -29,6 +30,7 @@ This CLI renders, installs and inspects it.`,
 	root.SetErr(errOut)
 	root.AddCommand(
 		render.NewCommand(in, out),
+		sim.NewCommand(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of irisha",

@@ -130,7 +130,7 @@ func (c *Cluster) evict(ctx context.Context, p *corev1.Pod) error {
 			c.log.Info("Eviction refused by a PodDisruptionBudget; retrying", "pod", p.Namespace+"/"+p.Name)
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("evicting %s/%s: %w", p.Namespace, p.Name, ctx.Err())
+				return fmt.Errorf("evicting %s/%s: gave up (%w) while the API server kept refusing: %w", p.Namespace, p.Name, ctx.Err(), err)
 			case <-time.After(evictionRetry):
 			}
 		default:
