@@ -1,0 +1,292 @@
+package fencing
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+)
+
+// Reasons a pod is declared dead, and reasons for the other verdicts.
+const (
+	ReasonLeaseExpired      = "LeaseExpired"
+	ReasonNodeShutdown      = "NodeShutdown"
+	ReasonLeaseValid        = "LeaseValid"
+	ReasonNoHolder          = "NoHolder"
+	ReasonHolderGone        = "HolderGone"
+	ReasonNodeNotReady      = "NodeNotReady"
+	ReasonRestartingInPlace = "RestartingInPlace"
+	ReasonAwaitingShutdown  = "AwaitingNodeShutdown"
+	ReasonFencing           = "Fencing"
+	ReasonFenced            = "Fenced"
+	ReasonRecovered         = "Recovered"
+	ReasonTargetCameBack    = "TargetCameBack"
+	ReasonOldAgentRenewing  = "OldAgentRenewing"
+	ReasonFailoverOff       = "FailoverOff"
+)
+
+// ActionKind names one step of fencing or of tidying up after it.
+type ActionKind string
+
+// Actions, in the order they must run. Each is idempotent.
+const (
+	// Cordon the dead node so the replacement is not scheduled back on it.
+	Cordon ActionKind = "Cordon"
+	// TaintOutOfService applies node.kubernetes.io/out-of-service:NoExecute
+	// (NodeShutdown mode): Kubernetes then deletes the node's pods and
+	// force-detaches their volumes.
+	TaintOutOfService ActionKind = "TaintOutOfService"
+	// ForceDeletePod deletes the old pod with grace period 0.
+	ForceDeletePod ActionKind = "ForceDeletePod"
+	// ClearLease empties the holder of the instance's Lease and records the
+	// old holder as fenced, so the replacement's agent starts at once and
+	// the old pod's agent can never take the Lease back.
+	ClearLease ActionKind = "ClearLease"
+	// DeleteAttachment deletes the stale VolumeAttachment on the dead node.
+	DeleteAttachment ActionKind = "DeleteAttachment"
+	// ReleaseVolume removes the instance's volume from the dead node's
+	// status.volumesInUse, as its kubelet would have after unmounting, so
+	// the attach/detach controller detaches it now instead of after 6
+	// minutes (k8s-failover-facts.md §1.4).
+	ReleaseVolume ActionKind = "ReleaseVolume"
+	// Uncordon a node irisha cordoned, once it is Ready again.
+	Uncordon ActionKind = "Uncordon"
+	// RemoveOutOfServiceTaint from a node irisha tainted, once it is Ready again.
+	RemoveOutOfServiceTaint ActionKind = "RemoveOutOfServiceTaint"
+)
+
+// Action is one step for the controller to take.
+type Action struct {
+	Kind ActionKind
+	Node string
+	// Pod and PodUID for ForceDeletePod; the UID is a precondition, so a
+	// newer pod of the same name is never deleted.
+	Pod    string
+	PodUID string
+	// Holder for ClearLease: cleared only if the Lease still names it.
+	Holder string
+	// Attachment for DeleteAttachment.
+	Attachment string
+}
+
+// fencing reports whether the action works against a pod or node that may
+// still be writing; tidying actions do not.
+func (a Action) fencing() bool { return a.Kind != Uncordon && a.Kind != RemoveOutOfServiceTaint }
+
+// Decision is the verdict and what to do about it.
+type Decision struct {
+	Verdict v1alpha1.FencingVerdict
+	Reason  string
+	Message string
+	// Target is the failover this decision starts or continues.
+	Target *Target
+	// Start: Target is new and must be recorded (status.lastFailover)
+	// before any action runs, so a restarted operator continues it.
+	Start bool
+	// Recovered: a replacement is Ready on another node; the failover is over.
+	Recovered bool
+	// Aborted: the old pod's agent renewed its Lease after it was declared
+	// dead (its node came back before it was fenced); the failover is over.
+	Aborted bool
+	Actions   []Action
+	// RecheckAfter, when positive, is when the verdict can change without
+	// any watched object changing (a Lease running out).
+	RecheckAfter time.Duration
+}
+
+// Decide is the failover controller's judgement of one instance.
+//
+// The rule that keeps one writer (W1): a pod is declared dead only when its
+// agent's Lease has gone unrenewed for the Lease duration plus the skew
+// margin, as seen on the operator's clock. The agent stops IRIS hard before
+// leaseDuration - safetyMargin without a renewal, so by then the old IRIS has
+// stopped or its node is dead. In NodeShutdown mode the node must also be
+// confirmed off. In Off mode nothing is ever done.
+func Decide(o Observation) Decision {
+	d := decide(o)
+	if o.Mode == v1alpha1.FailoverOff {
+		if d.Verdict == v1alpha1.FencingConfirmedDead || d.Verdict == v1alpha1.FencingFenced {
+			d.Message += "; failover mode Off: nothing is done, Kubernetes' defaults apply"
+		}
+		d.Actions, d.Target, d.Start, d.Recovered, d.Aborted = nil, nil, false, false, false
+		if d.Reason == ReasonRecovered || d.Reason == ReasonFenced {
+			d.Reason = ReasonFailoverOff
+		}
+	}
+	return d
+}
+
+func decide(o Observation) Decision {
+	if f := o.Failover; f != nil && !f.Done {
+		return continueFailover(o, f.Target)
+	}
+	tidy := tidyActions(o)
+	if o.Lease == nil || o.Lease.Holder == "" {
+		return Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonNoHolder, Message: "no agent holds the fencing Lease", Actions: tidy}
+	}
+	holder, found := findHolder(o.Pods, o.Lease.Holder)
+	if left := o.Lease.ExpiresAt(o.Timing).Sub(o.Now); left > 0 {
+		d := Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonLeaseValid, RecheckAfter: left, Actions: tidy,
+			Message: fmt.Sprintf("%s holds the fencing Lease", o.Lease.Holder)}
+		if found && !nodeReady(o, holder.Node) {
+			d.Verdict, d.Reason = v1alpha1.FencingSuspect, ReasonNodeNotReady
+			d.Message = fmt.Sprintf("node %s is not Ready but pod %s still holds the fencing Lease for %s", holder.Node, holder.Name, left.Round(time.Second))
+		}
+		return d
+	}
+	if !found {
+		return Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonHolderGone, Actions: tidy,
+			Message: fmt.Sprintf("the fencing Lease of %s expired and that pod is gone; a replacement takes it over", o.Lease.Holder)}
+	}
+	node, nodeExists := o.Nodes[holder.Node]
+	target := Target{Node: holder.Node, Pod: holder.Name, PodUID: holder.UID, LeaseRenewTime: o.Lease.RenewTime}
+	switch {
+	case o.Mode == v1alpha1.FailoverNodeShutdown:
+		// A fence annotation on a node that reports Ready again is stale.
+		if nodeExists && !(node.ConfirmedOff && node.Ready != corev1.ConditionTrue) {
+			return Decision{Verdict: v1alpha1.FencingSuspect, Reason: ReasonAwaitingShutdown,
+				Message: fmt.Sprintf("the fencing Lease of pod %s expired; waiting for node %s to be confirmed off (Node deleted, or annotated irisha.dev/node-fenced=true while not Ready)", holder.Name, holder.Node)}
+		}
+		target.Reason = ReasonNodeShutdown
+	case nodeExists && node.Ready == corev1.ConditionTrue && !holder.IrisRunning && !holder.Deleting:
+		// The kubelet is alive and says IRIS is not running: it restarts the
+		// container in place, and the agent takes its own Lease back.
+		return Decision{Verdict: v1alpha1.FencingSuspect, Reason: ReasonRestartingInPlace,
+			Message: fmt.Sprintf("the fencing Lease of pod %s expired while its kubelet on %s restarts the IRIS container", holder.Name, holder.Node)}
+	default:
+		target.Reason = ReasonLeaseExpired
+	}
+	d := continueFailover(o, target)
+	d.Start = true
+	d.Verdict, d.Reason = v1alpha1.FencingConfirmedDead, target.Reason
+	d.Message = fmt.Sprintf("pod %s on node %s is declared dead: %s", holder.Name, holder.Node, explain(target.Reason))
+	return d
+}
+
+func explain(reason string) string {
+	if reason == ReasonNodeShutdown {
+		return "its node is confirmed off and its fencing Lease expired"
+	}
+	return "its fencing Lease was not renewed for the Lease duration plus the skew margin, so its agent has stopped IRIS or its node is dead"
+}
+
+// continueFailover lists what is left to do for target, or reports it
+// fenced, or recovered.
+func continueFailover(o Observation, t Target) Decision {
+	d := Decision{Target: &t}
+	if renewedSince(o, t) {
+		if _, exists := findHolder(o.Pods, t.Identity()); exists {
+			d.Verdict, d.Reason, d.Aborted = v1alpha1.FencingHealthy, ReasonTargetCameBack, true
+			d.Message = fmt.Sprintf("pod %s renewed its fencing Lease after it was declared dead: its node is back; failover abandoned", t.Pod)
+			return d
+		}
+		// Its pod is deleted but its agent still runs: the volume is not
+		// taken from it until its Lease runs out.
+		d.Verdict, d.Reason = v1alpha1.FencingConfirmedDead, ReasonOldAgentRenewing
+		d.RecheckAfter = o.Lease.ExpiresAt(o.Timing).Sub(o.Now)
+		d.Message = fmt.Sprintf("the agent of deleted pod %s still renews its fencing Lease; waiting for it to stop", t.Pod)
+		return d
+	}
+	d.Actions = fenceActions(o, t)
+	switch {
+	case len(d.Actions) > 0:
+		d.Verdict, d.Reason = v1alpha1.FencingConfirmedDead, ReasonFencing
+		d.Message = fmt.Sprintf("fencing pod %s on node %s: %d steps left", t.Pod, t.Node, len(d.Actions))
+	case replacementReady(o, t):
+		d.Verdict, d.Reason, d.Recovered = v1alpha1.FencingHealthy, ReasonRecovered, true
+		d.Message = fmt.Sprintf("a replacement of pod %s is Ready", t.Pod)
+	default:
+		d.Verdict, d.Reason = v1alpha1.FencingFenced, ReasonFenced
+		d.Message = fmt.Sprintf("pod %s on node %s is fenced; waiting for the replacement to be Ready", t.Pod, t.Node)
+	}
+	return d
+}
+
+// fenceActions are the steps not yet done for target, in order.
+func fenceActions(o Observation, t Target) []Action {
+	var acts []Action
+	node, nodeExists := o.Nodes[t.Node]
+	if nodeExists {
+		if t.Reason == ReasonNodeShutdown {
+			if !node.OutOfService {
+				acts = append(acts, Action{Kind: TaintOutOfService, Node: t.Node})
+			}
+		} else if !node.Unschedulable {
+			acts = append(acts, Action{Kind: Cordon, Node: t.Node})
+		}
+	}
+	for _, p := range o.Pods {
+		if p.UID == t.PodUID {
+			acts = append(acts, Action{Kind: ForceDeletePod, Node: t.Node, Pod: p.Name, PodUID: p.UID})
+		}
+	}
+	if o.Lease != nil && o.Lease.Holder == t.Identity() {
+		acts = append(acts, Action{Kind: ClearLease, Node: t.Node, Holder: t.Identity()})
+	}
+	// With the out-of-service taint the attach/detach controller detaches
+	// at once by itself; otherwise irisha does what the dead kubelet cannot.
+	if t.Reason == ReasonNodeShutdown && nodeExists {
+		return acts
+	}
+	for _, a := range o.Attachments {
+		if a.Node == t.Node {
+			acts = append(acts, Action{Kind: DeleteAttachment, Node: t.Node, Attachment: a.Name})
+		}
+	}
+	if nodeExists && node.VolumeInUse {
+		acts = append(acts, Action{Kind: ReleaseVolume, Node: t.Node})
+	}
+	return acts
+}
+
+// tidyActions undo, on a node that is back, what an earlier failover did to it.
+func tidyActions(o Observation) []Action {
+	f := o.Failover
+	if f == nil || !f.Done {
+		return nil
+	}
+	node, ok := o.Nodes[f.Node]
+	if !ok || node.Ready != corev1.ConditionTrue {
+		return nil
+	}
+	var acts []Action
+	if node.CordonedByIrisha && node.Unschedulable {
+		acts = append(acts, Action{Kind: Uncordon, Node: node.Name})
+	}
+	if node.TaintedByIrisha && node.OutOfService {
+		acts = append(acts, Action{Kind: RemoveOutOfServiceTaint, Node: node.Name})
+	}
+	return acts
+}
+
+func replacementReady(o Observation, t Target) bool {
+	for _, p := range o.Pods {
+		if p.UID != t.PodUID && p.Node != t.Node && p.Ready && !p.Deleting {
+			return true
+		}
+	}
+	return false
+}
+
+// renewedSince: the target's agent has renewed the Lease since the target was
+// declared dead, and that renewal is still valid.
+func renewedSince(o Observation, t Target) bool {
+	l := o.Lease
+	return l != nil && l.Holder == t.Identity() && !l.RenewTime.Equal(t.LeaseRenewTime) && o.Now.Before(l.ExpiresAt(o.Timing))
+}
+
+func findHolder(pods []Pod, identity string) (Pod, bool) {
+	for _, p := range pods {
+		if p.Identity() == identity {
+			return p, true
+		}
+	}
+	return Pod{}, false
+}
+
+func nodeReady(o Observation, name string) bool {
+	n, ok := o.Nodes[name]
+	return ok && n.Ready == corev1.ConditionTrue
+}

@@ -1,0 +1,132 @@
+package fencing
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+)
+
+// Observation is everything the decision needs, gathered by the controller
+// from its caches. Nothing in it is fetched here: Decide is a pure function.
+type Observation struct {
+	// Now, on the operator's clock.
+	Now time.Time
+	// Mode is the instance's spec.failover.mode.
+	Mode   v1alpha1.FailoverMode
+	Timing Timing
+
+	// Lease is the instance's fencing Lease; nil if it does not exist.
+	Lease *Lease
+	// Pods of the instance, including terminating ones.
+	Pods []Pod
+	// Nodes the pods, the attachments and the failover refer to, by name. A
+	// name that is missing means that Node object is gone.
+	Nodes map[string]Node
+	// Attachments are the VolumeAttachments of the instance's volume.
+	Attachments []Attachment
+
+	// Failover is the failover recorded in the instance's status, if any:
+	// unfinished, it is continued rather than decided again (the operator
+	// may have restarted half-way); finished, its node may need tidying.
+	Failover *Failover
+}
+
+// Timing of the operator's side of the fencing protocol.
+type Timing struct {
+	// SkewMargin is added to the Lease duration before the operator treats
+	// a Lease as expired: it covers the time between the holder's renewal
+	// and the operator seeing it, and clock rates that differ a little.
+	SkewMargin time.Duration
+}
+
+// DefaultTiming: leaseDuration 10 s is fenced by about 12 s (DESIGN.md,
+// "Timeline goal for node loss").
+func DefaultTiming() Timing { return Timing{SkewMargin: 2 * time.Second} }
+
+// Lease is the instance's fencing Lease as the operator observed it.
+type Lease struct {
+	// Holder is the holding pod's identity, "<pod name>_<pod UID>"; empty
+	// when released.
+	Holder   string
+	Duration time.Duration
+	// RenewTime as the holder wrote it, on the holder's clock: only shown,
+	// never compared with the operator's clock.
+	RenewTime time.Time
+	// Since is when the operator first saw this holder with this renew
+	// time, on its own clock. Expiry counts from here, so the agent's and
+	// the operator's clocks need not agree, only run at about the same rate.
+	Since time.Time
+}
+
+// ExpiresAt is when the operator may treat the Lease as expired.
+func (l Lease) ExpiresAt(t Timing) time.Time { return l.Since.Add(l.Duration + t.SkewMargin) }
+
+// Pod is one pod of the instance.
+type Pod struct {
+	Name string
+	UID  string
+	// Node is spec.nodeName; empty while unscheduled.
+	Node     string
+	Deleting bool
+	// IrisRunning: the kubelet last reported the IRIS container running.
+	IrisRunning bool
+	Ready       bool
+}
+
+// Identity is how the pod's agent names itself in the Lease.
+func (p Pod) Identity() string { return Identity(p.Name, p.UID) }
+
+// Identity of a pod's agent in the fencing Lease.
+func Identity(podName, podUID string) string { return podName + "_" + podUID }
+
+// Node is what matters about a node.
+type Node struct {
+	Name  string
+	Ready corev1.ConditionStatus
+	// Unschedulable: cordoned, by anyone.
+	Unschedulable bool
+	// CordonedByIrisha: irisha cordoned it (annotation), so irisha may
+	// uncordon it once it is back.
+	CordonedByIrisha bool
+	// ConfirmedOff: the user's fence agent annotated it
+	// irisha.dev/node-fenced=true.
+	ConfirmedOff bool
+	// OutOfService: it has the node.kubernetes.io/out-of-service taint.
+	OutOfService bool
+	// TaintedByIrisha: irisha added that taint (annotation).
+	TaintedByIrisha bool
+	// VolumeInUse: its status.volumesInUse lists the instance's volume, which
+	// makes the attach/detach controller wait up to 6 minutes before it
+	// detaches it.
+	VolumeInUse bool
+}
+
+// Attachment is a VolumeAttachment of the instance's volume.
+type Attachment struct {
+	Name     string
+	Node     string
+	Attached bool
+}
+
+// Failover is a failover the operator recorded.
+type Failover struct {
+	Target
+	Done bool
+}
+
+// Target is the pod declared dead and the node it ran on.
+type Target struct {
+	Reason string
+	Node   string
+	Pod    string
+	PodUID string
+	// LeaseRenewTime is the renew time the Lease showed when the pod was
+	// declared dead; compared only for equality, it tells whether the old
+	// agent has renewed since (it came back).
+	LeaseRenewTime time.Time
+}
+
+// Identity of the target pod's agent.
+func (t Target) Identity() string { return Identity(t.Pod, t.PodUID) }
