@@ -309,6 +309,11 @@ type FailoverRecord struct {
 	// PodUID of the old pod, so a restarted operator deletes only that pod.
 	// +optional
 	PodUID string `json:"podUID,omitempty"`
+	// LeaseRenewTime is the renew time the fencing Lease showed when the old
+	// pod was declared dead. If its agent renews after that, its node came
+	// back before it was fenced and the failover is abandoned.
+	// +optional
+	LeaseRenewTime *metav1.MicroTime `json:"leaseRenewTime,omitempty"`
 	// DetectedAt is when the operator declared the old pod dead.
 	DetectedAt metav1.Time `json:"detectedAt"`
 	// FencedAt is when the old pod and its volume attachment were gone.
@@ -320,6 +325,10 @@ type FailoverRecord struct {
 	// Seconds from DetectedAt to ReadyAt, e.g. "2.4".
 	// +optional
 	Seconds string `json:"seconds,omitempty"`
+	// Abandoned: the old pod's agent renewed its Lease before it was fenced
+	// (its node came back), so nothing more was done.
+	// +optional
+	Abandoned bool `json:"abandoned,omitempty"`
 }
 
 // Phase summarises an instance's state.

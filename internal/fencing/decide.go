@@ -90,7 +90,7 @@ type Decision struct {
 	// Aborted: the old pod's agent renewed its Lease after it was declared
 	// dead (its node came back before it was fenced); the failover is over.
 	Aborted bool
-	Actions   []Action
+	Actions []Action
 	// RecheckAfter, when positive, is when the verdict can change without
 	// any watched object changing (a Lease running out).
 	RecheckAfter time.Duration
@@ -247,8 +247,11 @@ func tidyActions(o Observation) []Action {
 	if f == nil || !f.Done {
 		return nil
 	}
+	// Back means Ready again since the failover: a node that never went
+	// NotReady (a short partition) may only look Ready because the node
+	// controller has not noticed yet, so it stays for the admin to uncordon.
 	node, ok := o.Nodes[f.Node]
-	if !ok || node.Ready != corev1.ConditionTrue {
+	if !ok || node.Ready != corev1.ConditionTrue || !node.ReadySince.After(f.DetectedAt) {
 		return nil
 	}
 	var acts []Action

@@ -259,12 +259,23 @@ func TestDecide(t *testing.T) {
 				o := running(t0.Add(time.Second))
 				o.Lease.Holder = "iris-b_uid-b"
 				o.Pods = []Pod{{Name: "iris-b", UID: "uid-b", Node: "node-2", IrisRunning: true, Ready: true}}
-				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, Unschedulable: true, CordonedByIrisha: true}
-				o.Failover = &Failover{Target: Target{Node: "node-1", Pod: "iris-a", PodUID: "uid-a"}, Done: true}
+				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, ReadySince: t0.Add(time.Second), Unschedulable: true, CordonedByIrisha: true}
+				o.Failover = &Failover{Target: Target{Node: "node-1", Pod: "iris-a", PodUID: "uid-a"}, DetectedAt: t0, Done: true}
 				return o
 			},
 			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
 			actions: []ActionKind{Uncordon},
+		},
+		{
+			name: "a node that never went NotReady stays cordoned: it may only look Ready",
+			obs: func() Observation {
+				o := running(t0.Add(time.Second))
+				o.Lease.Holder = "iris-b_uid-b"
+				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, ReadySince: t0.Add(-time.Hour), Unschedulable: true, CordonedByIrisha: true}
+				o.Failover = &Failover{Target: Target{Node: "node-1", Pod: "iris-a", PodUID: "uid-a"}, DetectedAt: t0, Done: true}
+				return o
+			},
+			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
 		},
 		{
 			name: "a node somebody else cordoned stays cordoned",
@@ -283,7 +294,7 @@ func TestDecide(t *testing.T) {
 				o := running(t0.Add(time.Second))
 				o.Mode = v1alpha1.FailoverNodeShutdown
 				o.Lease.Holder = "iris-b_uid-b"
-				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, OutOfService: true, TaintedByIrisha: true}
+				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, ReadySince: t0.Add(time.Second), OutOfService: true, TaintedByIrisha: true}
 				o.Failover = &Failover{Target: Target{Reason: ReasonNodeShutdown, Node: "node-1", Pod: "iris-a", PodUID: "uid-a"}, Done: true}
 				return o
 			},

@@ -85,6 +85,8 @@ func Identity(podName, podUID string) string { return podName + "_" + podUID }
 type Node struct {
 	Name  string
 	Ready corev1.ConditionStatus
+	// ReadySince is the last transition of its Ready condition.
+	ReadySince time.Time
 	// Unschedulable: cordoned, by anyone.
 	Unschedulable bool
 	// CordonedByIrisha: irisha cordoned it (annotation), so irisha may
@@ -113,7 +115,8 @@ type Attachment struct {
 // Failover is a failover the operator recorded.
 type Failover struct {
 	Target
-	Done bool
+	DetectedAt time.Time
+	Done       bool
 }
 
 // Target is the pod declared dead and the node it ran on.

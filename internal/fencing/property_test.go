@@ -28,8 +28,9 @@ func randomObservation(r *rand.Rand) Observation {
 			continue // Node object deleted
 		}
 		o.Nodes[n] = Node{
-			Name:  n,
-			Ready: []corev1.ConditionStatus{corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown}[r.IntN(3)],
+			Name:       n,
+			Ready:      []corev1.ConditionStatus{corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown}[r.IntN(3)],
+			ReadySince: t0.Add(time.Duration(r.IntN(60)) * time.Second),
 			// the rest are coin flips
 			Unschedulable: r.IntN(2) == 0, CordonedByIrisha: r.IntN(2) == 0, ConfirmedOff: r.IntN(2) == 0,
 			OutOfService: r.IntN(2) == 0, TaintedByIrisha: r.IntN(2) == 0, VolumeInUse: r.IntN(2) == 0,
@@ -63,7 +64,7 @@ func randomObservation(r *rand.Rand) Observation {
 		if r.IntN(2) == 0 && o.Lease != nil {
 			t.LeaseRenewTime = o.Lease.RenewTime
 		}
-		o.Failover = &Failover{Target: t, Done: r.IntN(2) == 0}
+		o.Failover = &Failover{Target: t, DetectedAt: t0.Add(time.Duration(r.IntN(60)) * time.Second), Done: r.IntN(2) == 0}
 	}
 	return o
 }
@@ -108,6 +109,9 @@ func TestProperties(t *testing.T) {
 			if !a.fencing() {
 				if o.Failover == nil || a.Node != o.Failover.Node {
 					fail("tidied node %s that no failover touched", a.Node)
+				}
+				if !o.Nodes[a.Node].ReadySince.After(o.Failover.DetectedAt) {
+					fail("tidied node %s that has not been back since the failover", a.Node)
 				}
 				continue
 			}

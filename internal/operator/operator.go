@@ -14,10 +14,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/controller/failover"
 	"github.com/irisha/irisha/internal/controller/instance"
+	"github.com/irisha/irisha/internal/fencing"
 	"github.com/irisha/irisha/internal/version"
 )
 
@@ -53,6 +56,16 @@ func SetupControllers(mgr ctrl.Manager, agentImage string) error {
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
+	}
+	f := &failover.Reconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("irisha-failover"),
+		Clock:    clock.RealClock{},
+		Timing:   fencing.DefaultTiming(),
+		Metrics:  failover.NewMetrics(metrics.Registry),
+	}
+	if err := f.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the failover controller: %w", err)
 	}
 	return nil
 }

@@ -176,6 +176,8 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *v1alpha1.IrisInstanc
 		if err := r.Get(ctx, client.ObjectKeyFromObject(inst), latest); err != nil {
 			return fmt.Errorf("re-reading IrisInstance %s: %w", inst.Name, err)
 		}
+		// The failover controller owns these; never write back an older copy.
+		status.Fencing, status.LastFailover, status.Failovers = latest.Status.Fencing, latest.Status.LastFailover, latest.Status.Failovers
 		if equality.Semantic.DeepEqual(latest.Status, status) {
 			return nil
 		}

@@ -1,0 +1,140 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/fencing"
+)
+
+// keepFencedHolders bounds the Lease's list of fenced identities: only the
+// most recent dead pods can still have a container that restarts.
+const keepFencedHolders = 5
+
+// act carries out one action. Each is idempotent: what is already done, or
+// gone, is not an error. It returns a sentence for the Event.
+func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (string, error) {
+	switch a.Kind {
+	case fencing.Cordon:
+		return "cordoned node " + a.Node, r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+			n.Spec.Unschedulable = true
+			setAnnotation(n, v1alpha1.AnnotationCordoned, "true")
+		})
+	case fencing.Uncordon:
+		return "uncordoned node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+			n.Spec.Unschedulable = false
+			delete(n.Annotations, v1alpha1.AnnotationCordoned)
+		})
+	case fencing.TaintOutOfService:
+		return "tainted node " + a.Node + " " + TaintOutOfService + ":NoExecute", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: TaintOutOfService, Value: "nodeshutdown", Effect: corev1.TaintEffectNoExecute})
+			setAnnotation(n, v1alpha1.AnnotationOutOfService, "true")
+		})
+	case fencing.RemoveOutOfServiceTaint:
+		return "removed " + TaintOutOfService + " from node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+			n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintOutOfService })
+			delete(n.Annotations, v1alpha1.AnnotationOutOfService)
+		})
+	case fencing.ForceDeletePod:
+		return "force-deleted pod " + a.Pod, r.forceDelete(ctx, w, a)
+	case fencing.ClearLease:
+		return "cleared the fencing Lease of " + a.Holder + " and marked it fenced", r.clearLease(ctx, w, a.Holder)
+	case fencing.DeleteAttachment:
+		va := &storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: a.Attachment}}
+		if err := r.Delete(ctx, va); err != nil && !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("deleting VolumeAttachment %s: %w", a.Attachment, err)
+		}
+		return "deleted VolumeAttachment " + a.Attachment + " of node " + a.Node, nil
+	case fencing.ReleaseVolume:
+		return "released the volume from node " + a.Node + "'s volumesInUse", r.releaseVolume(ctx, w, a.Node)
+	}
+	return "", fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// patchNode merge-patches a node with an optimistic lock: a node changed
+// since it was read is read again on the next reconcile, never overwritten.
+func (r *Reconciler) patchNode(ctx context.Context, w *world, name string, mutate func(*corev1.Node)) error {
+	node, ok := w.nodes[name]
+	if !ok {
+		return nil
+	}
+	changed := node.DeepCopy()
+	mutate(changed)
+	if err := r.Patch(ctx, changed, client.MergeFromWithOptions(node, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("patching node %s: %w", name, err)
+	}
+	w.nodes[name] = changed // the next step on this node patches from here
+	return nil
+}
+
+func (r *Reconciler) forceDelete(ctx context.Context, w *world, a fencing.Action) error {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: w.namespace, Name: a.Pod}}
+	uid := types.UID(a.PodUID)
+	err := r.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &uid})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("force-deleting pod %s: %w", a.Pod, err)
+	}
+	return nil
+}
+
+// clearLease empties the holder, so the replacement's agent takes the Lease
+// at once instead of waiting a whole duration, and lists the old identity as
+// fenced, so its agent never takes it back. The resourceVersion precondition
+// makes it lose against any renewal that raced with the decision.
+func (r *Reconciler) clearLease(ctx context.Context, w *world, holder string) error {
+	l := w.lease
+	if l == nil || holderOf(l) != holder {
+		return nil
+	}
+	changed := l.DeepCopy()
+	changed.Spec.HolderIdentity = nil
+	fenced := append(fencedHolders(l), holder)
+	if len(fenced) > keepFencedHolders {
+		fenced = fenced[len(fenced)-keepFencedHolders:]
+	}
+	if changed.Annotations == nil {
+		changed.Annotations = map[string]string{}
+	}
+	changed.Annotations[v1alpha1.AnnotationFencedHolders] = strings.Join(fenced, ",")
+	if err := r.Update(ctx, changed); err != nil {
+		return fmt.Errorf("clearing the fencing Lease of %s: %w", holder, err)
+	}
+	return nil
+}
+
+// releaseVolume does what the dead kubelet would do after unmounting: drop
+// the volume from status.volumesInUse. The attach/detach controller then
+// detaches it at once (verifying that it is not in use) instead of waiting
+// its 6-minute maxWaitForUnmountDuration. It is safe because the old IRIS
+// has provably stopped: its Lease expired. Only this volume is touched.
+func (r *Reconciler) releaseVolume(ctx context.Context, w *world, name string) error {
+	node, ok := w.nodes[name]
+	if !ok || w.volume == "" {
+		return nil
+	}
+	changed := node.DeepCopy()
+	changed.Status.VolumesInUse = slices.DeleteFunc(changed.Status.VolumesInUse, func(v corev1.UniqueVolumeName) bool { return string(v) == w.volume })
+	if err := r.Status().Patch(ctx, changed, client.MergeFromWithOptions(node, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("releasing the volume from node %s: %w", name, err)
+	}
+	return nil
+}
+
+func setAnnotation(o metav1.Object, key, value string) {
+	a := o.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[key] = value
+	o.SetAnnotations(a)
+}

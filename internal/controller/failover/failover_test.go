@@ -1,0 +1,412 @@
+package failover_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zapcore"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/controller/failover"
+	"github.com/irisha/irisha/internal/fencing"
+	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/testenv"
+)
+
+// env is a real kube-apiserver and etcd. No kubelet runs: the tests play the
+// kubelets and the attach/detach controller by writing pods, node status and
+// VolumeAttachments themselves, and the failover controller sees only the API.
+var env *testenv.Env
+
+const (
+	timeout       = 45 * time.Second
+	leaseDuration = 5 * time.Second
+	driver        = "driver.longhorn.io"
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("skipping the integration tests of internal/controller/failover in -short mode")
+		return
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
+	var err error
+	if env, err = testenv.Start(testenv.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	env.Stop()
+	os.Exit(code)
+}
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("IRISHA_TEST_VERBOSE") != "" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.ErrorLevel
+}
+
+// startOperator runs the failover controller in a manager of its own until
+// the returned stop is called; funcs, if set, intercept its client.
+func startOperator(t *testing.T, funcs *interceptor.Funcs) (stop func()) {
+	t.Helper()
+	opts := ctrl.Options{
+		Scheme:  env.Scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		// Every test runs an operator of its own in this one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	}
+	if funcs != nil {
+		opts.NewClient = func(cfg *rest.Config, o client.Options) (client.Client, error) {
+			c, err := client.NewWithWatch(cfg, o)
+			if err != nil {
+				return nil, err
+			}
+			return interceptor.NewClient(c, *funcs), nil
+		}
+	}
+	mgr, err := ctrl.NewManager(env.Config, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &failover.Reconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("irisha-operator"), Clock: clock.RealClock{},
+		Timing: fencing.DefaultTiming(), Metrics: failover.NewMetrics(prometheus.NewRegistry()),
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// fixture is one instance whose pod runs on node1, the way a kubelet and
+// the attach/detach controller would have left it, with node2 spare.
+type fixture struct {
+	ns, node1, node2 string
+	inst             *v1alpha1.IrisInstance
+	pod              *corev1.Pod
+	pv               string
+	volume           corev1.UniqueVolumeName
+	attachment       string
+	renewedAt        time.Time
+}
+
+func newFixture(t *testing.T, ctx context.Context, mode v1alpha1.FailoverMode) *fixture {
+	t.Helper()
+	ns, err := env.Namespace(ctx, "failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ns: ns, node1: ns + "-node-1", node2: ns + "-node-2", pv: "pv-" + ns}
+	f.volume = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^" + f.pv)
+	f.attachment = "csi-" + ns
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{f.node1, f.node2} {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}
+		must(env.Client.Create(ctx, node))
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		if n == f.node1 {
+			node.Status.VolumesInUse = []corev1.UniqueVolumeName{f.volume}
+		}
+		must(env.Client.Status().Update(ctx, node))
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), node) })
+	}
+
+	f.inst = &v1alpha1.IrisInstance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "iris"},
+		Spec: v1alpha1.IrisInstanceSpec{
+			Image:    "containers.intersystems.com/intersystems/iris-community:2025.1",
+			Storage:  v1alpha1.StorageSpec{Size: resource.MustParse("10Gi")},
+			Failover: v1alpha1.FailoverSpec{Mode: mode, LeaseDurationSeconds: int32(leaseDuration / time.Second)},
+		},
+	}
+	must(env.Client.Create(ctx, f.inst))
+	labels := resources.Labels(f.inst)
+
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: f.pv},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")},
+			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: driver, VolumeHandle: f.pv}},
+			ClaimRef:               &corev1.ObjectReference{Namespace: ns, Name: resources.PVCName(f.inst)},
+		},
+	}
+	must(env.Client.Create(ctx, pv))
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), pv) })
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.PVCName(f.inst), Labels: labels},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
+			VolumeName:  f.pv,
+		},
+	}
+	must(env.Client.Create(ctx, pvc))
+
+	f.pod = f.runPod(t, ctx, "iris-a", f.node1)
+	va := &storagev1.VolumeAttachment{
+		ObjectMeta: metav1.ObjectMeta{Name: f.attachment},
+		Spec:       storagev1.VolumeAttachmentSpec{Attacher: driver, NodeName: f.node1, Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &f.pv}},
+	}
+	must(env.Client.Create(ctx, va))
+	va.Status.Attached = true
+	must(env.Client.Status().Update(ctx, va))
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), va) })
+
+	f.renewedAt = time.Now()
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.FencingLeaseName(f.inst), Labels: labels},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptr.To(fencing.Identity(f.pod.Name, string(f.pod.UID))),
+			LeaseDurationSeconds: ptr.To(int32(leaseDuration / time.Second)),
+			RenewTime:            &metav1.MicroTime{Time: f.renewedAt},
+		},
+	}
+	must(env.Client.Create(ctx, lease))
+	return f
+}
+
+// runPod creates a pod of the instance that a kubelet reports running and Ready.
+func (f *fixture) runPod(t *testing.T, ctx context.Context, name, node string) *corev1.Pod {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name, Labels: resources.Labels(f.inst)},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "iris", Image: f.inst.Spec.Image}}},
+	}
+	if err := env.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status = corev1.PodStatus{
+		Phase:             corev1.PodRunning,
+		Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "iris", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}},
+	}
+	if err := env.Client.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
+// renew plays the old pod's agent renewing its Lease.
+func (f *fixture) renew(ctx context.Context) error {
+	lease := &coordinationv1.Lease{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: resources.FencingLeaseName(f.inst)}, lease); err != nil {
+		return err
+	}
+	f.renewedAt = time.Now()
+	lease.Spec.RenewTime = &metav1.MicroTime{Time: f.renewedAt}
+	return env.Client.Update(ctx, lease)
+}
+
+func (f *fixture) instance(ctx context.Context) *v1alpha1.IrisInstance {
+	inst := &v1alpha1.IrisInstance{}
+	_ = env.Client.Get(ctx, client.ObjectKeyFromObject(f.inst), inst)
+	return inst
+}
+
+func (f *fixture) node(ctx context.Context, name string) *corev1.Node {
+	n := &corev1.Node{}
+	_ = env.Client.Get(ctx, client.ObjectKey{Name: name}, n)
+	return n
+}
+
+func (f *fixture) podGone(ctx context.Context) bool {
+	err := env.Client.Get(ctx, client.ObjectKeyFromObject(f.pod), &corev1.Pod{})
+	return apierrors.IsNotFound(err)
+}
+
+func (f *fixture) attachmentGone(ctx context.Context) bool {
+	err := env.Client.Get(ctx, client.ObjectKey{Name: f.attachment}, &storagev1.VolumeAttachment{})
+	return apierrors.IsNotFound(err)
+}
+
+func (f *fixture) lease(ctx context.Context) *coordinationv1.Lease {
+	l := &coordinationv1.Lease{}
+	_ = env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: resources.FencingLeaseName(f.inst)}, l)
+	return l
+}
+
+// fenced: every step of a Lease-mode failover is visible in the API.
+func (f *fixture) fenced(ctx context.Context) bool {
+	n1 := f.node(ctx, f.node1)
+	l := f.lease(ctx)
+	return f.podGone(ctx) && f.attachmentGone(ctx) &&
+		n1.Spec.Unschedulable && n1.Annotations[v1alpha1.AnnotationCordoned] == "true" &&
+		!slices.Contains(n1.Status.VolumesInUse, f.volume) &&
+		l.Spec.HolderIdentity == nil && strings.Contains(l.Annotations[v1alpha1.AnnotationFencedHolders], string(f.pod.UID))
+}
+
+func eventually(t *testing.T, ctx context.Context, what string, cond func(context.Context) bool) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) { return cond(ctx), nil }); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+func setNodeReady(t *testing.T, ctx context.Context, name string, status corev1.ConditionStatus) {
+	t.Helper()
+	n := &corev1.Node{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, n); err != nil {
+		t.Fatal(err)
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	if err := env.Client.Status().Update(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeaseExpiryFailsOver: the agent stops renewing (its node died); only
+// after the Lease duration plus the skew margin does the operator cordon the
+// node, force-delete the pod, hand the Lease over and free the volume; a
+// replacement Ready on another node completes the failover; the node, back,
+// is uncordoned.
+func TestLeaseExpiryFailsOver(t *testing.T) {
+	ctx := t.Context()
+	startOperator(t, nil)
+	f := newFixture(t, ctx, v1alpha1.FailoverLease)
+
+	eventually(t, ctx, "every fencing step", f.fenced)
+	rec := f.instance(ctx).Status.LastFailover
+	if rec == nil || rec.Pod != f.pod.Name || rec.Node != f.node1 || rec.Reason != fencing.ReasonLeaseExpired || rec.FencedAt == nil {
+		t.Fatalf("status.lastFailover = %+v", rec)
+	}
+	// The operator's clock started no earlier than the renewal it saw.
+	if earliest := f.renewedAt.Add(leaseDuration + fencing.DefaultTiming().SkewMargin); rec.DetectedAt.Time.Before(earliest.Truncate(time.Second)) {
+		t.Errorf("declared dead at %s, before the Lease plus margin ran out at %s", rec.DetectedAt.Time, earliest)
+	}
+	if n2 := f.node(ctx, f.node2); n2.Spec.Unschedulable {
+		t.Errorf("the healthy node was cordoned")
+	}
+
+	f.runPod(t, ctx, "iris-b", f.node2)
+	eventually(t, ctx, "the failover completed", func(ctx context.Context) bool {
+		st := f.instance(ctx).Status
+		return st.LastFailover != nil && st.LastFailover.ReadyAt != nil && st.Failovers == 1 && st.Fencing == v1alpha1.FencingHealthy
+	})
+
+	if n := f.node(ctx, f.node1); !n.Spec.Unschedulable {
+		t.Fatalf("the node was uncordoned although it never went NotReady and came back")
+	}
+	setNodeReady(t, ctx, f.node1, corev1.ConditionUnknown)
+	time.Sleep(time.Second) // conditions are stamped in whole seconds
+	setNodeReady(t, ctx, f.node1, corev1.ConditionTrue)
+	eventually(t, ctx, "the node uncordoned once back", func(ctx context.Context) bool {
+		n := f.node(ctx, f.node1)
+		return !n.Spec.Unschedulable && n.Annotations[v1alpha1.AnnotationCordoned] == ""
+	})
+}
+
+// TestNothingWhileTheLeaseIsRenewed: a node reported NotReady whose agent
+// still renews (a control-plane hiccup, not a dead node) is only suspect.
+func TestNothingWhileTheLeaseIsRenewed(t *testing.T) {
+	ctx := t.Context()
+	startOperator(t, nil)
+	f := newFixture(t, ctx, v1alpha1.FailoverLease)
+	setNodeReady(t, ctx, f.node1, corev1.ConditionUnknown)
+	eventually(t, ctx, "the verdict Suspect", func(ctx context.Context) bool { return f.instance(ctx).Status.Fencing == v1alpha1.FencingSuspect })
+	until := time.Now().Add(3 * leaseDuration)
+	for time.Now().Before(until) {
+		if err := f.renew(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(leaseDuration / 5)
+	}
+	if f.podGone(ctx) || f.attachmentGone(ctx) || f.node(ctx, f.node1).Spec.Unschedulable || f.instance(ctx).Status.LastFailover != nil {
+		t.Fatalf("the operator fenced a pod whose agent renews its Lease")
+	}
+}
+
+// TestOffModeDoesNothing: in mode Off the verdict is shown, and Kubernetes'
+// defaults apply: the pod, the node and the attachment stay as they are.
+func TestOffModeDoesNothing(t *testing.T) {
+	ctx := t.Context()
+	startOperator(t, nil)
+	f := newFixture(t, ctx, v1alpha1.FailoverOff)
+	setNodeReady(t, ctx, f.node1, corev1.ConditionUnknown)
+	eventually(t, ctx, "the verdict ConfirmedDead", func(ctx context.Context) bool {
+		return f.instance(ctx).Status.Fencing == v1alpha1.FencingConfirmedDead
+	})
+	if f.podGone(ctx) || f.attachmentGone(ctx) || f.node(ctx, f.node1).Spec.Unschedulable || f.lease(ctx).Spec.HolderIdentity == nil || f.instance(ctx).Status.LastFailover != nil {
+		t.Fatalf("mode Off acted")
+	}
+}
+
+// TestRestartedOperatorFinishesTheFailover: the operator dies after it
+// recorded the failover and took the first step; a new one, with no memory
+// and a Lease that looks fresh to it, finishes from status.lastFailover.
+func TestRestartedOperatorFinishesTheFailover(t *testing.T) {
+	ctx := t.Context()
+	var deletes atomic.Int32
+	crash := errors.New("operator killed before deleting the pod")
+	stop := startOperator(t, &interceptor.Funcs{
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			if _, ok := obj.(*corev1.Pod); ok {
+				deletes.Add(1)
+				return crash
+			}
+			return c.Delete(ctx, obj, opts...)
+		},
+	})
+	f := newFixture(t, ctx, v1alpha1.FailoverLease)
+	eventually(t, ctx, "the failover recorded and the node cordoned", func(ctx context.Context) bool {
+		return f.instance(ctx).Status.LastFailover != nil && f.node(ctx, f.node1).Spec.Unschedulable && deletes.Load() > 0
+	})
+	stop()
+	if f.podGone(ctx) {
+		t.Fatal("the pod is gone although the first operator could not delete it")
+	}
+
+	startOperator(t, nil)
+	eventually(t, ctx, "the failover finished by the new operator", f.fenced)
+	if st := f.instance(ctx).Status; st.Failovers != 1 || st.LastFailover.FencedAt == nil {
+		t.Errorf("failovers %d, record %+v: the restart started a second failover or lost the first", st.Failovers, st.LastFailover)
+	}
+}

@@ -1,0 +1,152 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/fencing"
+)
+
+// progressRecheck is how soon an instance being fenced is looked at again
+// even if no watched object changed.
+const progressRecheck = time.Second
+
+// Reconciler fails instances over when the pod running IRIS is provably dead.
+type Reconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	Timing   fencing.Timing
+	Metrics  *Metrics
+
+	leases *leaseClock
+}
+
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=nodes/status,verbs=patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=volumeattachments,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile judges one instance and takes the next fencing steps.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	inst := &v1alpha1.IrisInstance{}
+	if err := r.Get(ctx, req.NamespacedName, inst); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.Namespace, req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("reading IrisInstance %s: %w", req.Name, err)
+	}
+	obs, w, err := r.observe(ctx, inst)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	d := fencing.Decide(obs)
+	r.Metrics.setVerdict(inst, d.Verdict)
+
+	if d.Start {
+		log.Info("Pod declared dead; failing over", "pod", d.Target.Pod, "node", d.Target.Node, "reason", d.Target.Reason)
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FailoverStarted", "Failover", "%s", d.Message)
+		// Recorded before the first step, so a restarted operator
+		// continues this failover instead of judging afresh.
+		if err := r.updateStatus(ctx, inst, func(st *v1alpha1.IrisInstanceStatus) { startRecord(st, d, obs.Now) }); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.Metrics.failovers.WithLabelValues(d.Target.Reason).Inc()
+	}
+	for _, a := range d.Actions {
+		what, err := r.act(ctx, w, a)
+		if err != nil {
+			r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FencingFailed", string(a.Kind), "%v", err)
+			return ctrl.Result{}, err
+		}
+		log.Info("Fencing step done", "step", a.Kind, "detail", what)
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, string(a.Kind), string(a.Kind), "%s", what)
+	}
+
+	now := r.Clock.Now()
+	if err := r.updateStatus(ctx, inst, func(st *v1alpha1.IrisInstanceStatus) { r.progress(inst, st, d, now) }); err != nil {
+		return ctrl.Result{}, err
+	}
+	switch {
+	case len(d.Actions) > 0 || d.Verdict == v1alpha1.FencingConfirmedDead || d.Verdict == v1alpha1.FencingFenced:
+		return ctrl.Result{RequeueAfter: progressRecheck}, nil
+	case d.RecheckAfter > 0:
+		return ctrl.Result{RequeueAfter: d.RecheckAfter}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func startRecord(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time) {
+	t := d.Target
+	rec := &v1alpha1.FailoverRecord{Reason: t.Reason, Node: t.Node, Pod: t.Pod, PodUID: t.PodUID, DetectedAt: metav1.NewTime(now)}
+	if !t.LeaseRenewTime.IsZero() {
+		rec.LeaseRenewTime = ptrMicro(t.LeaseRenewTime)
+	}
+	st.LastFailover = rec
+	st.Failovers++
+	st.Fencing = d.Verdict
+}
+
+// progress records what the decision says about the failover in progress.
+func (r *Reconciler) progress(inst *v1alpha1.IrisInstance, st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time) {
+	st.Fencing = d.Verdict
+	rec := st.LastFailover
+	if rec == nil || rec.ReadyAt != nil || rec.Abandoned {
+		return
+	}
+	if rec.FencedAt == nil && len(d.Actions) == 0 && (d.Verdict == v1alpha1.FencingFenced || d.Recovered) {
+		rec.FencedAt = ptrTime(now)
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Fenced", "Failover", "pod %s on node %s is fenced: its replacement may start", rec.Pod, rec.Node)
+	}
+	switch {
+	case d.Recovered:
+		rec.ReadyAt = ptrTime(now)
+		took := now.Sub(rec.DetectedAt.Time)
+		rec.Seconds = strconv.FormatFloat(took.Seconds(), 'f', 1, 64)
+		r.Metrics.duration.Observe(took.Seconds())
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "FailoverCompleted", "Failover", "a replacement of pod %s is Ready, %s s after it was declared dead", rec.Pod, rec.Seconds)
+	case d.Aborted:
+		rec.Abandoned = true
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "FailoverAbandoned", "Failover", "%s", d.Message)
+	}
+}
+
+// updateStatus applies mutate to the latest status and patches it if it
+// changed, touching only what mutate changes.
+func (r *Reconciler) updateStatus(ctx context.Context, inst *v1alpha1.IrisInstance, mutate func(*v1alpha1.IrisInstanceStatus)) error {
+	changed := inst.DeepCopy()
+	mutate(&changed.Status)
+	if equality.Semantic.DeepEqual(changed.Status, inst.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, changed, client.MergeFromWithOptions(inst, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("recording the failover in the status of %s: %w", inst.Name, err)
+	}
+	*inst = *changed
+	return nil
+}
+
+func ptrTime(t time.Time) *metav1.Time { mt := metav1.NewTime(t); return &mt }
+
+func ptrMicro(t time.Time) *metav1.MicroTime { mt := metav1.NewMicroTime(t); return &mt }

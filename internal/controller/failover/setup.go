@@ -1,0 +1,126 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/resources"
+)
+
+// Field indexes.
+const (
+	indexAttachmentPV = "spec.source.persistentVolumeName"
+	indexPodNode      = "spec.nodeName"
+	indexFailoverNode = "status.lastFailover.node"
+)
+
+// SetupWithManager registers the controller, its indexes and its watches.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.leases = newLeaseClock(r.Clock)
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	for _, i := range []struct {
+		obj   client.Object
+		field string
+		fn    client.IndexerFunc
+	}{
+		{&storagev1.VolumeAttachment{}, indexAttachmentPV, func(o client.Object) []string {
+			if pv := o.(*storagev1.VolumeAttachment).Spec.Source.PersistentVolumeName; pv != nil {
+				return []string{*pv}
+			}
+			return nil
+		}},
+		{&corev1.Pod{}, indexPodNode, func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }},
+		{&v1alpha1.IrisInstance{}, indexFailoverNode, func(o client.Object) []string {
+			if f := o.(*v1alpha1.IrisInstance).Status.LastFailover; f != nil {
+				return []string{f.Node}
+			}
+			return nil
+		}},
+	} {
+		if err := idx.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
+			return fmt.Errorf("indexing %T by %s: %w", i.obj, i.field, err)
+		}
+	}
+
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.IrisInstance{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(byInstanceLabel), builder.WithPredicates(r.leases.predicate())).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byInstanceLabel)).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.onNode), builder.WithPredicates(nodeChanged())).
+		Watches(&storagev1.VolumeAttachment{}, handler.EnqueueRequestsFromMapFunc(r.onAttachment)).
+		Named("failover").
+		Complete(r)
+}
+
+func byInstanceLabel(_ context.Context, o client.Object) []reconcile.Request {
+	name, ok := o.GetLabels()[resources.LabelIrisInstance]
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// onNode wakes the instances with a pod on the node, and those whose last
+// failover left the node cordoned or tainted.
+func (r *Reconciler) onNode(ctx context.Context, o client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.MatchingFields{indexPodNode: o.GetName()}, client.HasLabels{resources.LabelIrisInstance}); err == nil {
+		for i := range pods.Items {
+			reqs = append(reqs, byInstanceLabel(ctx, &pods.Items[i])...)
+		}
+	}
+	insts := &v1alpha1.IrisInstanceList{}
+	if err := r.List(ctx, insts, client.MatchingFields{indexFailoverNode: o.GetName()}); err == nil {
+		for _, inst := range insts.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&inst)})
+		}
+	}
+	return reqs
+}
+
+// onAttachment finds the instance of the attachment's volume through its
+// claim's label.
+func (r *Reconciler) onAttachment(ctx context.Context, o client.Object) []reconcile.Request {
+	pvName := o.(*storagev1.VolumeAttachment).Spec.Source.PersistentVolumeName
+	if pvName == nil {
+		return nil
+	}
+	pv := &corev1.PersistentVolume{}
+	if err := r.Get(ctx, client.ObjectKey{Name: *pvName}, pv); err != nil || pv.Spec.ClaimRef == nil {
+		return nil
+	}
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: pv.Spec.ClaimRef.Namespace, Name: pv.Spec.ClaimRef.Name}, pvc); err != nil {
+		return nil
+	}
+	return byInstanceLabel(ctx, pvc)
+}
+
+// nodeChanged ignores heartbeats: only readiness, scheduling, taints,
+// irisha's annotations and volumes in use matter.
+func nodeChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		oldN, okOld := e.ObjectOld.(*corev1.Node)
+		newN, okNew := e.ObjectNew.(*corev1.Node)
+		if !okOld || !okNew {
+			return true
+		}
+		return nodeOf(oldN, "") != nodeOf(newN, "") ||
+			!equality.Semantic.DeepEqual(oldN.Status.VolumesInUse, newN.Status.VolumesInUse)
+	}}
+}
