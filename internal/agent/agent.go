@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/irisha/irisha/internal/agent/backup"
 	"github.com/irisha/irisha/internal/agent/lease"
 	"github.com/irisha/irisha/internal/agent/supervisor"
 	"github.com/irisha/irisha/internal/iris"
@@ -38,6 +39,11 @@ type Config struct {
 	// Identity is the pod, "<name>_<uid>".
 	Identity string
 	Timing   lease.Timing
+
+	// PodName is the pod's name, recorded in the backups it freezes.
+	PodName string
+	// InstanceName is the IrisInstance: the agent takes part in its backups.
+	InstanceName string
 
 	// ListenAddress serves /livez, /readyz, /startupz and /metrics.
 	ListenAddress string
@@ -123,6 +129,10 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	holdCtx, stopHolding := context.WithCancel(runCtx)
 	defer stopHolding()
 	go func() { held <- fence.Hold(holdCtx) }()
+	// Backups only once IRIS runs under the Lease: a freeze of an IRIS
+	// that may be fenced any moment is never a consistent snapshot.
+	backups := startBackups(runCtx, cfg, client, h.metrics, log)
+	defer stopBackups(backups, false, log)
 
 	for {
 		select {
@@ -134,22 +144,31 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 			h.metrics.leaseHeld.Set(0)
 			h.metrics.fenced.Inc()
 			log.Info("Lost the fencing Lease: stopping IRIS hard so that no second writer can exist", "reason", err.Error())
+			// The fence comes before the backup: a thaw would spend time
+			// the safety margin does not have, and a killed IRIS keeps no
+			// freeze (a frozen write daemon writes nothing meanwhile).
 			hardStop(client, cfg.ForceTimeout, log)
+			stopBackups(backups, false, log)
 			<-proc.Done()
 			return ExitFenced, nil
 		case sig := <-sigs:
+			// A clean shutdown of a frozen IRIS would wait on its write
+			// daemon: thaw first.
+			stopBackups(backups, true, log)
 			log.Info("Forwarding signal to IRIS for a clean stop", "signal", sig.String())
 			if err := proc.Signal(sig); err != nil {
 				log.Error(err, "Forwarding the signal")
 			}
 		case <-stopRequested:
 			stopRequested = nil
+			stopBackups(backups, true, log)
 			log.Info("Stop requested: asking IRIS for a clean stop")
 			if err := proc.Signal(syscall.SIGTERM); err != nil {
 				log.Error(err, "Signalling IRIS")
 			}
 		case <-proc.Done():
 			code := proc.ExitCode()
+			stopBackups(backups, false, log) // IRIS is gone, and its freeze with it
 			stopHolding()
 			h.leaseHeld.Store(false)
 			h.metrics.leaseHeld.Set(0)
@@ -169,6 +188,31 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 			}
 			return code, nil
 		}
+	}
+}
+
+// startBackups starts the backup participant. Without it IRIS still runs:
+// backups fail, availability does not.
+func startBackups(ctx context.Context, cfg Config, client *iris.Client, m *metrics, log logr.Logger) *backup.Participant {
+	p, err := backup.Start(ctx, backup.Options{
+		REST: cfg.REST, Namespace: cfg.Namespace, Instance: cfg.InstanceName, Pod: cfg.PodName,
+		Iris: client, Metrics: m.backup,
+	}, log.WithName("backup"))
+	if err != nil {
+		log.Error(err, "Starting the backup participant; this pod takes no backups")
+		return nil
+	}
+	log.Info("Taking part in backups", "instance", cfg.InstanceName)
+	return p
+}
+
+// stopBackups stops the participant, thawing IRIS if asked and frozen.
+func stopBackups(p *backup.Participant, thaw bool, log logr.Logger) {
+	if p == nil {
+		return
+	}
+	if err := p.Stop(thaw); err != nil {
+		log.Error(err, "Stopping the backup participant")
 	}
 }
 

@@ -36,6 +36,7 @@ const (
 	renewInterval = 500 * time.Millisecond
 	safetyMargin  = time.Second
 	leaseName     = "iris-fencing"
+	instanceName  = "iris"
 )
 
 var (
@@ -107,24 +108,37 @@ type logLine struct {
 	text string
 }
 
-func startAgent(t *testing.T, inst instance, name string) *agentProc {
+// startAgent starts an agent; flags override the defaults (the last of a
+// repeated flag wins).
+func startAgent(t *testing.T, inst instance, name string, flags ...string) *agentProc {
+	t.Helper()
+	return startAgentAs(t, inst, name, "", flags...)
+}
+
+// startAgentAs starts an agent authenticated as user, which has only what
+// RBAC grants it; "" is the admin.
+func startAgentAs(t *testing.T, inst instance, name, user string, flags ...string) *agentProc {
 	t.Helper()
 	proxy, err := testenv.NewProxy(env.APIServerHostPort())
 	if err != nil {
 		t.Fatal(err)
 	}
 	kubeconfig, err := env.KubeconfigVia(proxy.Addr(), inst.ns+"-"+name)
+	if user != "" {
+		kubeconfig, err = env.UserKubeconfigVia(proxy.Addr(), user)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &agentProc{t: t, name: name, inst: inst, proxy: proxy, health: freeAddr(t), exited: make(chan struct{})}
-	a.cmd = exec.Command(manager, "agent", "run",
-		"--namespace", inst.ns, "--pod-name", name, "--pod-uid", "uid-"+name,
+	args := []string{"agent", "run",
+		"--namespace", inst.ns, "--pod-name", name, "--pod-uid", "uid-" + name, "--instance-name", instanceName,
 		"--lease-name", leaseName, "--lease-duration", leaseDuration.String(),
 		"--renew-interval", renewInterval.String(), "--safety-margin", safetyMargin.String(),
 		"--listen-address", a.health, "--superserver-address", inst.superserver,
-		"--probe-timeout", "500ms", "--iris", filepath.Join(irisPath, "iris"), "--kubeconfig", kubeconfig,
-		"--", filepath.Join(irisPath, "iris-main"), "--check-caps", "false")
+		"--probe-timeout", "500ms", "--iris", filepath.Join(irisPath, "iris"), "--kubeconfig", kubeconfig}
+	args = append(append(args, flags...), "--", filepath.Join(irisPath, "iris-main"), "--check-caps", "false")
+	a.cmd = exec.Command(manager, args...)
 	a.cmd.Env = append(os.Environ(), "ISC_DATA_DIRECTORY="+inst.dataDir, "FAKEIRIS_SUPERSERVER="+inst.superserver, "FAKEIRIS_JOURNAL_INTERVAL=20ms")
 	pr, pw := io.Pipe()
 	a.cmd.Stdout, a.cmd.Stderr = pw, pw

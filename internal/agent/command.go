@@ -53,15 +53,20 @@ safety-margin it stops IRIS hard (iris force, then SIGKILL of every process
 under it) and exits with code 75, so no second IRIS can write to the volume.
 A clean stop releases the Lease so a replacement starts at once.
 
+While IRIS runs it takes part in the instance's IrisBackups: it freezes
+IRIS when a backup enters Freezing, thaws it when asked (Thawing) and, on
+its own, at the backup's thaw deadline, even without the API server.
+
 The pod's name, namespace and UID come from the downward API
 (POD_NAME, POD_NAMESPACE, POD_UID).`,
-		Example: `  irisha-manager agent run --lease-name iris-fencing -- /iris-main --check-caps false`,
+		Example: `  irisha-manager agent run --instance-name iris --lease-name iris-fencing -- /iris-main --check-caps false`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Command = args
 			if podName == "" || podUID == "" || cfg.Namespace == "" {
 				return fmt.Errorf("the pod's name, UID and namespace are required: set %s, %s and %s (the operator's Deployment does)", EnvPodName, EnvPodUID, EnvPodNamespace)
 			}
 			cfg.Identity = podName + "_" + podUID
+			cfg.PodName = podName
 			cfg.Timing = lease.DefaultTiming(duration)
 			if renew > 0 {
 				cfg.Timing.RenewInterval = renew
@@ -93,6 +98,7 @@ The pod's name, namespace and UID come from the downward API
 	f.StringVar(&podName, "pod-name", os.Getenv(EnvPodName), "name of this pod")
 	f.StringVar(&podUID, "pod-uid", os.Getenv(EnvPodUID), "UID of this pod")
 	f.StringVar(&cfg.LeaseName, "lease-name", "", "name of the instance's fencing Lease")
+	f.StringVar(&cfg.InstanceName, "instance-name", "", "name of the IrisInstance, whose IrisBackups the agent freezes and thaws IRIS for")
 	f.DurationVar(&duration, "lease-duration", 10*time.Second, "duration of the fencing Lease (spec.failover.leaseDurationSeconds)")
 	f.DurationVar(&renew, "renew-interval", 0, "how often the Lease is renewed (default lease-duration/5)")
 	f.DurationVar(&margin, "safety-margin", 0, "IRIS is stopped this long before the Lease would expire (default lease-duration/5, at least 1s)")
@@ -103,6 +109,7 @@ The pod's name, namespace and UID come from the downward API
 	f.DurationVar(&cfg.ForceTimeout, "force-timeout", time.Second, "how long iris force may take before every IRIS process is SIGKILLed")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: the pod's service account)")
 	_ = cmd.MarkFlagRequired("lease-name")
+	_ = cmd.MarkFlagRequired("instance-name")
 	return cmd
 }
 

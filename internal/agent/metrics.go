@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/irisha/irisha/internal/agent/backup"
 	"github.com/irisha/irisha/internal/iris"
 )
 
@@ -16,6 +17,8 @@ type metrics struct {
 	irisState   *prometheus.GaugeVec
 	irisDown    prometheus.Counter
 	checkErrors prometheus.Counter
+	// backup is the backup participant's: frozen and deadline thaws.
+	backup backup.Metrics
 	// wasUp is read and written by concurrent probes.
 	wasUp atomic.Bool
 }
@@ -40,8 +43,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		checkErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "irisha_agent_iris_check_errors_total", Help: "qlist calls that failed or timed out (a hung IRIS).",
 		}),
+		backup: backup.Metrics{
+			Frozen: prometheus.NewGauge(prometheus.GaugeOpts{
+				Name: "irisha_agent_frozen", Help: "1 while the agent holds IRIS's write daemon frozen for a backup.",
+			}),
+			DeadlineThaws: prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "irisha_agent_deadline_thaws_total", Help: "Freezes the agent ended on its own at the backup's thaw deadline (nobody asked for the thaw in time).",
+			}),
+		},
 	}
-	reg.MustRegister(m.leaseHeld, m.fenced, m.irisUp, m.irisState, m.irisDown, m.checkErrors)
+	reg.MustRegister(m.leaseHeld, m.fenced, m.irisUp, m.irisState, m.irisDown, m.checkErrors, m.backup.Frozen, m.backup.DeadlineThaws)
 	return m
 }
 

@@ -51,6 +51,7 @@ func agentCommand(in Inputs) []string {
 	lease := time.Duration(inst.Spec.Failover.LeaseDurationSeconds) * time.Second
 	return []string{
 		AgentBinary, "agent", "run",
+		"--instance-name", inst.Name,
 		"--lease-name", FencingLeaseName(inst),
 		"--lease-duration", lease.String(),
 		"--listen-address", ":" + strconv.Itoa(AgentPort),
@@ -117,8 +118,10 @@ func AgentRole(in Inputs) *rbacv1.Role {
 				ResourceNames: []string{FencingLeaseName(inst)}, Verbs: []string{"get", "watch", "update"}},
 			{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"irisbackups"},
 				Verbs: []string{"get", "list", "watch"}},
+			// The agent writes backup status only by merge patch (with
+			// an optimistic lock) and reads it through its watch.
 			{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"irisbackups/status"},
-				Verbs: []string{"get", "patch", "update"}},
+				Verbs: []string{"patch"}},
 		},
 	}
 }

@@ -152,6 +152,9 @@ func TestAgentIsPID1(t *testing.T) {
 	if !strings.Contains(cmd, "--lease-name iris-fencing") || !strings.Contains(cmd, "--lease-duration 15s") {
 		t.Errorf("command %q does not carry the instance's Lease", cmd)
 	}
+	if !strings.Contains(cmd, "--instance-name iris ") {
+		t.Errorf("command %q does not name the instance, whose backups the agent takes part in", cmd)
+	}
 	if len(pod.InitContainers) != 1 || pod.InitContainers[0].Image != in.AgentImage ||
 		strings.Join(pod.InitContainers[0].Command, " ") != AgentImageBinary+" agent install "+AgentBinary {
 		t.Errorf("init containers = %+v", pod.InitContainers)
@@ -181,6 +184,14 @@ func TestAgentRBACIsMinimal(t *testing.T) {
 		for _, res := range r.Resources {
 			if res == "leases" && (len(r.ResourceNames) != 1 || r.ResourceNames[0] != "iris-fencing") {
 				t.Errorf("the agent may touch Leases %v, want only its own", r.ResourceNames)
+			}
+		}
+		for _, res := range r.Resources {
+			if res == "irisbackups" && strings.Join(r.Verbs, ",") != "get,list,watch" {
+				t.Errorf("the agent may %v IrisBackups, want only to read them", r.Verbs)
+			}
+			if res == "irisbackups/status" && strings.Join(r.Verbs, ",") != "patch" {
+				t.Errorf("the agent may %v IrisBackup status, want only patch", r.Verbs)
 			}
 		}
 		for _, v := range r.Verbs {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -13,6 +15,8 @@ import (
 	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
+
+	"github.com/irisha/irisha/api/v1alpha1"
 )
 
 // ErrFenced means the agent could not renew in time, or found the Lease held
@@ -77,6 +81,9 @@ func (l *Lease) Acquire(ctx context.Context) error {
 		default:
 			obs := Observe(l.obs, recordOf(cur), sent)
 			l.obs = &obs
+			if slices.Contains(obs.Fenced, l.cfg.Identity) {
+				return fmt.Errorf("%w: the operator fenced this pod (Lease annotation %s); it must not start IRIS again", ErrFenced, v1alpha1.AnnotationFencedHolders)
+			}
 			if CanAcquire(obs, l.cfg.Identity, sent) {
 				taken, err := leases.Update(ctx, l.takeOver(cur, sent), metav1.UpdateOptions{})
 				if err == nil {
@@ -206,6 +213,9 @@ func recordOf(l *coordinationv1.Lease) Record {
 	}
 	if l.Spec.RenewTime != nil {
 		r.RenewTime = l.Spec.RenewTime.Time
+	}
+	if v := l.Annotations[v1alpha1.AnnotationFencedHolders]; v != "" {
+		r.Fenced = strings.Split(v, ",")
 	}
 	return r
 }

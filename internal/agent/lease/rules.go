@@ -1,11 +1,18 @@
 package lease
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Record is what the Lease says, as the agent observed it.
 type Record struct {
 	Holder   string
 	Duration time.Duration
+	// Fenced are the identities the operator fenced: their agents must never
+	// hold the Lease again (their pod was force-deleted; a container that
+	// restarts before the kubelet learns it must not start IRIS).
+	Fenced []string
 	// RenewTime as written by the holder, on the holder's clock; only used
 	// to notice that the holder renewed, never compared with our clock.
 	RenewTime time.Time
@@ -22,6 +29,7 @@ type Observation struct {
 // observation if nothing changed, a fresh one if the holder renewed or changed.
 func Observe(prev *Observation, rec Record, now time.Time) Observation {
 	if prev != nil && prev.Holder == rec.Holder && prev.RenewTime.Equal(rec.RenewTime) && prev.Duration == rec.Duration {
+		prev.Fenced = rec.Fenced
 		return *prev
 	}
 	return Observation{Record: rec, Since: now}
@@ -32,6 +40,9 @@ func Observe(prev *Observation, rec Record, now time.Time) Observation {
 // for a whole leaseDuration: that needs no agreement between clocks, only
 // that they run at about the same rate.
 func CanAcquire(obs Observation, identity string, now time.Time) bool {
+	if slices.Contains(obs.Fenced, identity) {
+		return false
+	}
 	if obs.Holder == "" || obs.Holder == identity {
 		return true
 	}

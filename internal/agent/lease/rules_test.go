@@ -22,6 +22,9 @@ func TestCanAcquire(t *testing.T) {
 		{"held, just seen", Observation{Record: other, Since: t0}, t0, false},
 		{"held, seen 9.9s unchanged", Observation{Record: other, Since: t0}, t0.Add(9900 * time.Millisecond), false},
 		{"held, seen a whole duration unchanged", Observation{Record: other, Since: t0}, t0.Add(10 * time.Second), true},
+		{"released, but this pod was fenced", Observation{Record: Record{Fenced: []string{"pod-x", "me"}}, Since: t0}, t0.Add(time.Hour), false},
+		{"once mine, then fenced", Observation{Record: Record{Holder: "me", Fenced: []string{"me"}}, Since: t0}, t0, false},
+		{"another pod was fenced", Observation{Record: Record{Fenced: []string{"pod-a"}}, Since: t0}, t0, true},
 	} {
 		if got := CanAcquire(tc.obs, "me", tc.now); got != tc.want {
 			t.Errorf("%s: CanAcquire = %v, want %v", tc.name, got, tc.want)
