@@ -2,6 +2,7 @@ package resources
 
 import (
 	"path"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -108,7 +109,7 @@ func podSpec(in Inputs) corev1.PodSpec {
 		},
 		ImagePullSecrets: spec.ImagePullSecrets,
 		NodeSelector:     spec.Scheduling.NodeSelector,
-		Tolerations:      spec.Scheduling.Tolerations,
+		Tolerations:      Tolerations(inst),
 		Affinity:         affinity(spec.Scheduling),
 		InitContainers:   []corev1.Container{agentInitContainer(in)},
 		Containers:       []corev1.Container{irisContainer(in)},
@@ -243,4 +244,26 @@ func affinity(s v1alpha1.SchedulingSpec) *corev1.Affinity {
 			})
 	}
 	return aff
+}
+
+// Tolerations are the user's, plus, when irisha fails the instance over, an
+// unbounded toleration of the not-ready and unreachable taints: otherwise the
+// taint-eviction controller would delete the pod after 300 s on its own
+// judgement (a timeout, not a proof that IRIS stopped), which at best does
+// nothing the failover controller has not done and at worst evicts a pod
+// whose agent still holds its Lease. In mode Off Kubernetes' defaults apply,
+// as in the reference deployment. A toleration the user gives for the same
+// taint wins.
+func Tolerations(inst *v1alpha1.IrisInstance) []corev1.Toleration {
+	out := slices.Clone(inst.Spec.Scheduling.Tolerations)
+	if inst.Spec.Failover.Mode == v1alpha1.FailoverOff {
+		return out
+	}
+	for _, key := range []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable} {
+		if slices.ContainsFunc(out, func(t corev1.Toleration) bool { return t.Key == key }) {
+			continue
+		}
+		out = append(out, corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute})
+	}
+	return out
 }

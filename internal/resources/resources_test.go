@@ -384,3 +384,32 @@ func TestHashChangesWithTheSpecOnly(t *testing.T) {
 		t.Errorf("a new image must change the hash")
 	}
 }
+
+// TestTolerationsFollowTheFailoverMode: when irisha fails over, Kubernetes'
+// timed eviction of pods on unreachable nodes is switched off for the
+// instance; in mode Off the defaults stay; a user's own toleration wins.
+func TestTolerationsFollowTheFailoverMode(t *testing.T) {
+	forever := func(tols []corev1.Toleration, key string) bool {
+		for _, tol := range tols {
+			if tol.Key == key {
+				return tol.Effect == corev1.TaintEffectNoExecute && tol.TolerationSeconds == nil && tol.Operator == corev1.TolerationOpExists
+			}
+		}
+		return false
+	}
+	for _, mode := range []v1alpha1.FailoverMode{v1alpha1.FailoverLease, v1alpha1.FailoverNodeShutdown} {
+		tols := build(t, instance(func(i *v1alpha1.IrisInstance) { i.Spec.Failover.Mode = mode })).Deployment.Spec.Template.Spec.Tolerations
+		if !forever(tols, corev1.TaintNodeNotReady) || !forever(tols, corev1.TaintNodeUnreachable) {
+			t.Errorf("mode %s: tolerations %+v do not switch off the taint eviction", mode, tols)
+		}
+	}
+	off := build(t, instance(func(i *v1alpha1.IrisInstance) { i.Spec.Failover.Mode = v1alpha1.FailoverOff })).Deployment.Spec.Template.Spec.Tolerations
+	if len(off) != 0 {
+		t.Errorf("mode Off: tolerations %+v, want Kubernetes' defaults (none set)", off)
+	}
+	mine := corev1.Toleration{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](60)}
+	tols := build(t, instance(func(i *v1alpha1.IrisInstance) { i.Spec.Scheduling.Tolerations = []corev1.Toleration{mine} })).Deployment.Spec.Template.Spec.Tolerations
+	if len(tols) != 2 || tols[0].Key != mine.Key || ptr.Deref(tols[0].TolerationSeconds, 0) != 60 || !forever(tols, corev1.TaintNodeNotReady) {
+		t.Errorf("with the user's own unreachable toleration: %+v", tols)
+	}
+}
