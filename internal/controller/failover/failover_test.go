@@ -25,6 +25,7 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -73,12 +74,14 @@ func zapLevel() zapcore.Level {
 	return zapcore.ErrorLevel
 }
 
-// startOperator runs the failover controller in a manager of its own until
-// the returned stop is called; funcs, if set, intercept its client.
-func startOperator(t *testing.T, funcs *interceptor.Funcs) (stop func()) {
+// startOperator runs the failover controller in a manager of its own, which
+// sees only namespace ns so the tests can run side by side, until the
+// returned stop is called; funcs, if set, intercept its client.
+func startOperator(t *testing.T, ns string, funcs *interceptor.Funcs) (stop func()) {
 	t.Helper()
 	opts := ctrl.Options{
 		Scheme:  env.Scheme,
+		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Every test runs an operator of its own in this one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -133,12 +136,18 @@ type fixture struct {
 	renewedAt        time.Time
 }
 
-func newFixture(t *testing.T, ctx context.Context, mode v1alpha1.FailoverMode) *fixture {
+func newNamespace(t *testing.T, ctx context.Context) string {
 	t.Helper()
+	t.Parallel()
 	ns, err := env.Namespace(ctx, "failover")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ns
+}
+
+func newFixture(t *testing.T, ctx context.Context, ns string, mode v1alpha1.FailoverMode) *fixture {
+	t.Helper()
 	f := &fixture{ns: ns, node1: ns + "-node-1", node2: ns + "-node-2", pv: "pv-" + ns}
 	f.volume = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^" + f.pv)
 	f.attachment = "csi-" + ns
@@ -310,8 +319,9 @@ func setNodeReady(t *testing.T, ctx context.Context, name string, status corev1.
 // is uncordoned.
 func TestLeaseExpiryFailsOver(t *testing.T) {
 	ctx := t.Context()
-	startOperator(t, nil)
-	f := newFixture(t, ctx, v1alpha1.FailoverLease)
+	ns := newNamespace(t, ctx)
+	startOperator(t, ns, nil)
+	f := newFixture(t, ctx, ns, v1alpha1.FailoverLease)
 
 	eventually(t, ctx, "every fencing step", f.fenced)
 	rec := f.instance(ctx).Status.LastFailover
@@ -348,8 +358,9 @@ func TestLeaseExpiryFailsOver(t *testing.T) {
 // still renews (a control-plane hiccup, not a dead node) is only suspect.
 func TestNothingWhileTheLeaseIsRenewed(t *testing.T) {
 	ctx := t.Context()
-	startOperator(t, nil)
-	f := newFixture(t, ctx, v1alpha1.FailoverLease)
+	ns := newNamespace(t, ctx)
+	startOperator(t, ns, nil)
+	f := newFixture(t, ctx, ns, v1alpha1.FailoverLease)
 	setNodeReady(t, ctx, f.node1, corev1.ConditionUnknown)
 	eventually(t, ctx, "the verdict Suspect", func(ctx context.Context) bool { return f.instance(ctx).Status.Fencing == v1alpha1.FencingSuspect })
 	until := time.Now().Add(3 * leaseDuration)
@@ -368,8 +379,9 @@ func TestNothingWhileTheLeaseIsRenewed(t *testing.T) {
 // defaults apply: the pod, the node and the attachment stay as they are.
 func TestOffModeDoesNothing(t *testing.T) {
 	ctx := t.Context()
-	startOperator(t, nil)
-	f := newFixture(t, ctx, v1alpha1.FailoverOff)
+	ns := newNamespace(t, ctx)
+	startOperator(t, ns, nil)
+	f := newFixture(t, ctx, ns, v1alpha1.FailoverOff)
 	setNodeReady(t, ctx, f.node1, corev1.ConditionUnknown)
 	eventually(t, ctx, "the verdict ConfirmedDead", func(ctx context.Context) bool {
 		return f.instance(ctx).Status.Fencing == v1alpha1.FencingConfirmedDead
@@ -386,7 +398,8 @@ func TestRestartedOperatorFinishesTheFailover(t *testing.T) {
 	ctx := t.Context()
 	var deletes atomic.Int32
 	crash := errors.New("operator killed before deleting the pod")
-	stop := startOperator(t, &interceptor.Funcs{
+	ns := newNamespace(t, ctx)
+	stop := startOperator(t, ns, &interceptor.Funcs{
 		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
 			if _, ok := obj.(*corev1.Pod); ok {
 				deletes.Add(1)
@@ -395,7 +408,7 @@ func TestRestartedOperatorFinishesTheFailover(t *testing.T) {
 			return c.Delete(ctx, obj, opts...)
 		},
 	})
-	f := newFixture(t, ctx, v1alpha1.FailoverLease)
+	f := newFixture(t, ctx, ns, v1alpha1.FailoverLease)
 	eventually(t, ctx, "the failover recorded and the node cordoned", func(ctx context.Context) bool {
 		return f.instance(ctx).Status.LastFailover != nil && f.node(ctx, f.node1).Spec.Unschedulable && deletes.Load() > 0
 	})
@@ -404,7 +417,7 @@ func TestRestartedOperatorFinishesTheFailover(t *testing.T) {
 		t.Fatal("the pod is gone although the first operator could not delete it")
 	}
 
-	startOperator(t, nil)
+	startOperator(t, ns, nil)
 	eventually(t, ctx, "the failover finished by the new operator", f.fenced)
 	if st := f.instance(ctx).Status; st.Failovers != 1 || st.LastFailover.FencedAt == nil {
 		t.Errorf("failovers %d, record %+v: the restart started a second failover or lost the first", st.Failovers, st.LastFailover)

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/controller/mapping"
 	"github.com/irisha/irisha/internal/resources"
 )
 
@@ -58,20 +59,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.IrisInstance{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(byInstanceLabel), builder.WithPredicates(r.leases.predicate())).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byInstanceLabel)).
+		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(mapping.ByInstanceLabel), builder.WithPredicates(r.leases.predicate())).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(mapping.ByInstanceLabel)).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.onNode), builder.WithPredicates(nodeChanged())).
 		Watches(&storagev1.VolumeAttachment{}, handler.EnqueueRequestsFromMapFunc(r.onAttachment)).
 		Named("failover").
 		Complete(r)
-}
-
-func byInstanceLabel(_ context.Context, o client.Object) []reconcile.Request {
-	name, ok := o.GetLabels()[resources.LabelIrisInstance]
-	if !ok {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
 }
 
 // onNode wakes the instances with a pod on the node, and those whose last
@@ -81,7 +74,7 @@ func (r *Reconciler) onNode(ctx context.Context, o client.Object) []reconcile.Re
 	pods := &corev1.PodList{}
 	if err := r.List(ctx, pods, client.MatchingFields{indexPodNode: o.GetName()}, client.HasLabels{resources.LabelIrisInstance}); err == nil {
 		for i := range pods.Items {
-			reqs = append(reqs, byInstanceLabel(ctx, &pods.Items[i])...)
+			reqs = append(reqs, mapping.ByInstanceLabel(ctx, &pods.Items[i])...)
 		}
 	}
 	insts := &v1alpha1.IrisInstanceList{}
@@ -108,7 +101,7 @@ func (r *Reconciler) onAttachment(ctx context.Context, o client.Object) []reconc
 	if err := r.Get(ctx, client.ObjectKey{Namespace: pv.Spec.ClaimRef.Namespace, Name: pv.Spec.ClaimRef.Name}, pvc); err != nil {
 		return nil
 	}
-	return byInstanceLabel(ctx, pvc)
+	return mapping.ByInstanceLabel(ctx, pvc)
 }
 
 // nodeChanged ignores heartbeats: only readiness, scheduling, taints,

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/irisha/irisha/api/v1alpha1"
-	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/controller/mapping"
 )
 
 // Field indexes on IrisInstances, so a changed ConfigMap or Secret finds the
@@ -61,20 +61,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.RoleBinding{}).
 		// The PVC is owned only under the Delete policy, and pods are owned
 		// by a ReplicaSet: both are found through the instance label.
-		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(byInstanceLabel)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byInstanceLabel)).
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(mapping.ByInstanceLabel)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(mapping.ByInstanceLabel)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.referencing(indexConfigMap))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.referencing(indexSecret))).
 		Named("irisinstance").
 		Complete(r)
-}
-
-func byInstanceLabel(_ context.Context, o client.Object) []reconcile.Request {
-	name, ok := o.GetLabels()[resources.LabelIrisInstance]
-	if !ok {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
 }
 
 func (r *Reconciler) referencing(index string) handler.MapFunc {
