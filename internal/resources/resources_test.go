@@ -218,6 +218,9 @@ func TestProbes(t *testing.T) {
 	if window < 10*60 {
 		t.Errorf("startup window %ds leaves no room for journal recovery; want at least 10 minutes", window)
 	}
+	if c.StartupProbe.PeriodSeconds > 1 {
+		t.Errorf("startup probe every %ds: a failed-over pod waits that long to be Ready", c.StartupProbe.PeriodSeconds)
+	}
 	// The agent decides what each probe means (a frozen write daemon keeps
 	// /livez up: see internal/agent's tests); the pod must ask the agent.
 	for path, p := range map[string]*corev1.Probe{"/startupz": c.StartupProbe, "/livez": c.LivenessProbe, "/readyz": c.ReadinessProbe} {

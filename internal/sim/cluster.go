@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ type (
 	ContainerRunner = kubelet.ContainerRunner
 	// ContainerEnv is what a ContainerRunner gets.
 	ContainerEnv = kubelet.ContainerEnv
+	// ContainerProcess is what a ContainerRunner returns.
+	ContainerProcess = kubelet.ContainerProcess
 )
 
 // Storage class and driver names of the simulated block store.
@@ -86,6 +89,11 @@ type Cluster struct {
 	mgrDone  chan struct{}
 	stopOnce sync.Once
 	stopErr  error
+
+	// procMu orders StartProcess before Stop: a process started after Stop
+	// killed everything would leak.
+	procMu   sync.Mutex
+	stopping bool
 }
 
 // Start boots a cluster. ctx bounds the boot only; the cluster lives until
@@ -280,11 +288,27 @@ func (c *Cluster) Node(name string) *Node {
 // processes on nodes), alive or not: after Stop none may be alive.
 func (c *Cluster) PIDs() []int { return c.reg.PIDs() }
 
+// StartProcess starts cmd next to the cluster rather than on a node (an
+// operator running outside it, a client): in its own process group, out of
+// reach of node chaos, killed by Stop and listed in PIDs. Its output goes
+// to <Dir>/proc-<name>.log unless cmd.Stdout/Stderr are set.
+func (c *Cluster) StartProcess(name string, cmd *exec.Cmd) (*proc.Process, error) {
+	c.procMu.Lock()
+	defer c.procMu.Unlock()
+	if c.stopping {
+		return nil, fmt.Errorf("the cluster is stopping: cannot start %s", name)
+	}
+	return proc.Start(&c.reg, name, cmd, filepath.Join(c.dir, "proc-"+sanitize(name)+".log"))
+}
+
 // Stop stops everything: kubelets and storage controllers, then every
 // process by PID (nodes first, then the control plane), the proxies, and
 // removes the work directory unless KeepWorkDir. Safe to call twice.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
+		c.procMu.Lock()
+		c.stopping = true
+		c.procMu.Unlock()
 		var errs []error
 		for _, n := range c.nodes {
 			if err := n.shutdown(); err != nil {

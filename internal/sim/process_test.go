@@ -25,12 +25,12 @@ import (
 // Kill; and (in startCluster's cleanup) that nothing survives Stop.
 func TestNodeProcessHook(t *testing.T) {
 	envDir := t.TempDir()
-	runner := func(_ context.Context, env sim.ContainerEnv) (*exec.Cmd, error) {
+	runner := func(_ context.Context, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
 		// The process records what it was given, then idles like a server.
 		out := filepath.Join(envDir, env.Pod.Name+"-"+env.Container)
 		cmd := exec.Command("sh", "-c", `printf '%s\n%s\n' "$KUBECONFIG" "$DATA" > "$OUT"; exec sleep 600`)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "DATA="+env.Volumes["iris-external-sys"], "OUT="+out)
-		return cmd, nil
+		return &sim.ContainerProcess{Cmd: cmd}, nil
 	}
 	c := startCluster(t, sim.Options{Nodes: 2, Runner: runner})
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)

@@ -41,12 +41,17 @@ type container struct {
 	last         *corev1.ContainerStateTerminated
 	terminated   *corev1.ContainerStateTerminated
 	proc         *proc.Process
+	// ready and started are the readiness and startup probes' results
+	// (true while running when there is no such probe).
+	ready, started bool
+	// readinessTrigger asks the readiness worker for an immediate probe.
+	readinessTrigger chan struct{}
 }
 
 func newPodState(pod *corev1.Pod) *podState {
 	st := &podState{uid: pod.UID}
 	for _, c := range pod.Spec.Containers {
-		ctr := &container{name: c.Name, image: c.Image, waiting: ReasonContainerCreating}
+		ctr := &container{name: c.Name, image: c.Image, waiting: ReasonContainerCreating, readinessTrigger: make(chan struct{}, 1)}
 		// A pod this node already ran (the node restarted): its containers
 		// died with the node, so the next start is a restart.
 		for _, s := range pod.Status.ContainerStatuses {
@@ -58,6 +63,16 @@ func newPodState(pod *corev1.Pod) *podState {
 		st.containers = append(st.containers, ctr)
 	}
 	return st
+}
+
+// containerSpec returns the pod's container named name, or nil.
+func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
 }
 
 func (st *podState) find(name string) *container {
@@ -75,14 +90,14 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 	if c.last != nil {
 		restarts++
 	}
-	var cmd *exec.Cmd
+	var cp *ContainerProcess
 	if k.cfg.Runner != nil {
 		vols := map[string]string{}
 		for _, v := range st.vols {
 			vols[v.Name] = k.cfg.VolumeDir(v.PVName)
 		}
 		var err error
-		cmd, err = k.cfg.Runner(ctx, ContainerEnv{
+		cp, err = k.cfg.Runner(ctx, ContainerEnv{
 			Node: k.cfg.NodeName, Pod: pod.DeepCopy(), Container: c.name, RestartCount: restarts,
 			Kubeconfig: k.cfg.Kubeconfig, APIServer: k.cfg.APIServer, Volumes: vols,
 		})
@@ -91,10 +106,17 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 		}
 	}
 	var p *proc.Process
-	if cmd != nil {
+	var probes []probeSpec
+	spec := containerSpec(pod, c.name)
+	if cp != nil && cp.Cmd != nil {
 		var err error
-		if p, err = k.cfg.StartProcess(pod.Name+"-"+c.name, cmd); err != nil {
+		if p, err = k.cfg.StartProcess(pod.Name+"-"+c.name, cp.Cmd); err != nil {
 			return fmt.Errorf("starting container %s of %s: %w", c.name, key, err)
+		}
+		// Only a process can answer a probe: a virtual container is
+		// Ready while it runs, as before probes existed.
+		if spec != nil {
+			probes = probesOf(spec)
 		}
 	}
 	k.mu.Lock()
@@ -102,7 +124,19 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 	c.restartCount = restarts
 	c.waiting, c.waitingMsg = "", ""
 	c.id = fmt.Sprintf("sim://%s-%s-%d", shortUID(st.uid), c.name, restarts)
+	c.ready, c.started = true, true
+	for _, s := range probes {
+		switch s.kind {
+		case probeReadiness:
+			c.ready = false
+		case probeStartup:
+			c.started = false
+		}
+	}
 	k.mu.Unlock()
+	if p != nil {
+		k.startProbes(ctx, probed{key: key, pod: pod, spec: spec, ports: cp.Ports, c: c, p: p}, probes)
+	}
 	k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.name)
 	if p != nil {
 		go func() {

@@ -5,7 +5,9 @@
 // reports status.volumesInUse before "mounting" and drops it after
 // "unmounting" (the attach/detach controller refuses a normal detach while
 // a volume is in use), runs containers (as local processes through a
-// ContainerRunner, or virtually), restarts them with the kubelet's crash
+// ContainerRunner, or virtually), runs the httpGet/tcpSocket startup,
+// readiness and liveness probes of process-backed containers (Ready only
+// while readiness passes), restarts containers with the kubelet's crash
 // back-off, and finishes graceful deletions with the final grace-0 delete.
 //
 // Heartbeats (node Lease and Ready condition) are kwok's job, in a separate

@@ -41,12 +41,25 @@ type ContainerEnv struct {
 	Volumes map[string]string
 }
 
-// ContainerRunner returns the (unstarted) command that stands for one
-// container, or nil to simulate the container without a process. The
-// process is the container: its exit is a container crash (restarted with
-// back-off), and it is SIGTERMed on pod deletion, SIGKILLed when the node is
-// killed and SIGSTOPped when the node freezes.
-type ContainerRunner func(ctx context.Context, env ContainerEnv) (*exec.Cmd, error)
+// ContainerProcess is the process standing for one container.
+type ContainerProcess struct {
+	// Cmd is started by the kubelet (unstarted here).
+	Cmd *exec.Cmd
+	// Ports maps a container port of the pod spec to the 127.0.0.1 port
+	// the process really listens on: many pods share the host's loopback,
+	// so they cannot all listen on the spec's port. Probes of an unmapped
+	// port go to the spec's port on 127.0.0.1.
+	Ports map[int32]int32
+}
+
+// ContainerRunner returns the process that stands for one container, or
+// nil to simulate the container without a process. The process is the
+// container: its exit is a container crash (restarted with back-off), and
+// it is SIGTERMed on pod deletion, SIGKILLed when the node is killed and
+// SIGSTOPped when the node freezes. Its httpGet and tcpSocket probes are
+// run as the kubelet would; a virtual container has nothing to probe and is
+// Ready while it runs.
+type ContainerRunner func(ctx context.Context, env ContainerEnv) (*ContainerProcess, error)
 
 // Config of one simulated kubelet.
 type Config struct {

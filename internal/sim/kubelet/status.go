@@ -16,9 +16,12 @@ const (
 
 // containerView is what the simulated runtime knows about one container.
 type containerView struct {
-	Name, Image    string
-	ID             string
-	Running        bool
+	Name, Image string
+	ID          string
+	Running     bool
+	// Ready and Started are the readiness and startup probes' results
+	// while running (true without such probes).
+	Ready, Started bool
 	StartedAt      time.Time
 	RestartCount   int32
 	Waiting        string
@@ -64,7 +67,7 @@ func buildStatus(old corev1.PodStatus, v podView, now time.Time) corev1.PodStatu
 		t := metav1.NewTime(v.StartTime)
 		st.StartTime = &t
 	}
-	allRunning := len(v.Containers) > 0
+	allReady := len(v.Containers) > 0
 	anyStarted := false
 	for _, c := range v.Containers {
 		cs := corev1.ContainerStatus{
@@ -74,16 +77,17 @@ func buildStatus(old corev1.PodStatus, v podView, now time.Time) corev1.PodStatu
 		switch {
 		case c.Running:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.StartedAt)}
-			cs.Ready, cs.Started = true, ptr(true)
+			cs.Ready, cs.Started = c.Ready && c.Started, ptr(c.Started)
+			allReady = allReady && cs.Ready
 			anyStarted = true
 		case c.Terminated != nil:
 			cs.State.Terminated = c.Terminated
 			cs.Started = ptr(false)
-			allRunning = false
+			allReady = false
 		default:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: c.Waiting, Message: c.WaitingMessage}
 			cs.Started = ptr(false)
-			allRunning = false
+			allReady = false
 		}
 		if c.RestartCount > 0 || c.Last != nil {
 			anyStarted = true
@@ -98,7 +102,7 @@ func buildStatus(old corev1.PodStatus, v podView, now time.Time) corev1.PodStatu
 	default:
 		st.Phase = corev1.PodPending
 	}
-	ready := boolStatus(allRunning && v.Phase == "")
+	ready := boolStatus(allReady && v.Phase == "")
 	st.Conditions = []corev1.PodCondition{
 		cond(old, corev1.PodReadyToStartContainers, boolStatus(v.VolumesReady), now),
 		cond(old, corev1.PodInitialized, corev1.ConditionTrue, now),

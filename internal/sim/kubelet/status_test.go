@@ -28,7 +28,7 @@ func TestBuildStatusPhases(t *testing.T) {
 		t.Fatalf("creating: %+v", st.ContainerStatuses[0].State)
 	}
 
-	running := podView{VolumesReady: true, Containers: []containerView{{Name: "iris", Running: true, StartedAt: now}}}
+	running := podView{VolumesReady: true, Containers: []containerView{{Name: "iris", Running: true, Ready: true, Started: true, StartedAt: now}}}
 	st = buildStatus(st, running, now.Add(time.Second))
 	if st.Phase != corev1.PodRunning || condStatus(st, corev1.PodReady) != corev1.ConditionTrue {
 		t.Fatalf("running: phase %s ready %s", st.Phase, condStatus(st, corev1.PodReady))
@@ -46,5 +46,26 @@ func TestBuildStatusPhases(t *testing.T) {
 	st = buildStatus(again, crashed, now.Add(2*time.Minute))
 	if st.Phase != corev1.PodRunning || condStatus(st, corev1.PodReady) != corev1.ConditionFalse {
 		t.Fatalf("crashed: phase %s ready %s", st.Phase, condStatus(st, corev1.PodReady))
+	}
+}
+
+func TestBuildStatusProbes(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	// Running, started, readiness not (yet) passing: Running but not Ready.
+	v := podView{VolumesReady: true, Containers: []containerView{{Name: "iris", Running: true, Started: true, StartedAt: now}}}
+	st := buildStatus(corev1.PodStatus{}, v, now)
+	if st.Phase != corev1.PodRunning || condStatus(st, corev1.PodReady) != corev1.ConditionFalse || st.ContainerStatuses[0].Ready {
+		t.Fatalf("unready: phase %s ready %s", st.Phase, condStatus(st, corev1.PodReady))
+	}
+	// Startup probe pending: not started, hence not ready even if readiness says so.
+	v.Containers[0].Started, v.Containers[0].Ready = false, true
+	st = buildStatus(st, v, now)
+	if *st.ContainerStatuses[0].Started || st.ContainerStatuses[0].Ready || condStatus(st, corev1.PodReady) != corev1.ConditionFalse {
+		t.Fatalf("not started: %+v", st.ContainerStatuses[0])
+	}
+	v.Containers[0].Started = true
+	st = buildStatus(st, v, now)
+	if condStatus(st, corev1.PodReady) != corev1.ConditionTrue || condStatus(st, corev1.ContainersReady) != corev1.ConditionTrue {
+		t.Fatalf("ready: %+v", st.Conditions)
 	}
 }

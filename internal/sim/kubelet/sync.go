@@ -244,7 +244,7 @@ func (k *Kubelet) writeStatus(ctx context.Context, pod *corev1.Pod, st *podState
 	}
 	for _, c := range st.containers {
 		v.Containers = append(v.Containers, containerView{
-			Name: c.name, Image: c.image, ID: c.id, Running: c.running, StartedAt: c.startedAt,
+			Name: c.name, Image: c.image, ID: c.id, Running: c.running, Ready: c.ready, Started: c.started, StartedAt: c.startedAt,
 			RestartCount: c.restartCount, Waiting: c.waiting, WaitingMessage: c.waitingMsg,
 			Terminated: c.terminated, Last: c.last,
 		})

@@ -19,6 +19,9 @@ const killWait = 10 * time.Second
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
+	// tag is the value of EnvTag in the process's environment, inherited
+	// by everything it starts.
+	tag  string
 	done chan struct{}
 
 	mu      sync.Mutex
@@ -27,7 +30,7 @@ type Process struct {
 
 // Start starts cmd in a new process group. If logPath is not empty, stdout
 // and stderr go there (unless the caller set them). The process is added to
-// reg when reg is not nil.
+// reg when reg is not nil. cmd.Env (os.Environ() when nil) gets EnvTag.
 func Start(reg *Registry, name string, cmd *exec.Cmd, logPath string) (*Process, error) {
 	var logFile *os.File
 	if logPath != "" && cmd.Stdout == nil && cmd.Stderr == nil {
@@ -47,18 +50,26 @@ func Start(reg *Registry, name string, cmd *exec.Cmd, logPath string) (*Process,
 	// If the Go process dies without running its cleanups (a test timeout
 	// panics), the kernel still kills the child.
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	tag := newTag()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, EnvTag+"="+tag)
 	if err := cmd.Start(); err != nil {
 		if logFile != nil {
 			_ = logFile.Close()
 		}
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &Process{Name: name, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, cmd: cmd, tag: tag, done: make(chan struct{})}
 	if reg != nil {
 		reg.add(p)
 	}
 	go func() {
 		err := cmd.Wait()
+		// A container runtime kills the whole cgroup when its first
+		// process exits: nothing the process started may outlive it.
+		signalTagged(tag, syscall.SIGKILL)
 		if logFile != nil {
 			_ = logFile.Close()
 		}
@@ -93,10 +104,25 @@ func (p *Process) Err() error {
 	return p.waitErr
 }
 
-// Signal sends sig to the whole process group.
+// Signal sends sig to the whole process group. SIGKILL, SIGSTOP and SIGCONT
+// (what a dying, frozen or thawed machine does) also reach every process
+// that inherited the tag but left the group, as a cgroup-wide kill or
+// freeze would: a daemon started with setsid (IRIS's, the fake's) must die
+// and freeze with its container. SIGTERM stays with the group, as the
+// kubelet signals only the container's main process.
 func (p *Process) Signal(sig syscall.Signal) error {
 	if p.Exited() {
 		return nil
+	}
+	switch sig {
+	case syscall.SIGKILL:
+		// Stop everything first so nothing forks between the scan and the
+		// kill; a stopped process dies from SIGKILL too.
+		_ = syscall.Kill(-p.PID(), syscall.SIGSTOP)
+		signalTagged(p.tag, syscall.SIGSTOP)
+		signalTagged(p.tag, syscall.SIGKILL)
+	case syscall.SIGSTOP, syscall.SIGCONT:
+		signalTagged(p.tag, sig)
 	}
 	if err := syscall.Kill(-p.PID(), sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("sending %v to %s (pgid %d): %w", sig, p.Name, p.PID(), err)

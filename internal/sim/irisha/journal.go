@@ -1,0 +1,57 @@
+package simirisha
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/iris/fakeiris"
+	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/sim"
+)
+
+// DataDir is the host directory the instance's pods see as
+// ISC_DATA_DIRECTORY: its claim's PV directory plus the data subdirectory.
+// The claim must be bound.
+func DataDir(ctx context.Context, c *sim.Cluster, inst *v1alpha1.IrisInstance) (string, error) {
+	pvc := &corev1.PersistentVolumeClaim{}
+	key := client.ObjectKey{Namespace: inst.Namespace, Name: resources.PVCName(inst)}
+	if err := c.Client().Get(ctx, key, pvc); err != nil {
+		return "", fmt.Errorf("reading claim %s: %w", key, err)
+	}
+	if pvc.Spec.VolumeName == "" {
+		return "", fmt.Errorf("claim %s is not bound yet", key)
+	}
+	sub := strings.TrimPrefix(resources.DataDirectory(inst), resources.DataMountPath)
+	return filepath.Join(c.VolumeDir(pvc.Spec.VolumeName), sub), nil
+}
+
+// CheckJournal reads the fake IRIS's journal in dataDir and checks W1 on
+// it: one writer at every moment (fakeiris.CheckSingleWriter). It returns
+// the entries, for the caller's own checks (writers, loss).
+func CheckJournal(dataDir string) ([]fakeiris.JournalEntry, error) {
+	entries, err := fakeiris.ReadJournal(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := fakeiris.CheckSingleWriter(entries); err != nil {
+		return entries, fmt.Errorf("W1 violated in %s: %w", dataDir, err)
+	}
+	return entries, nil
+}
+
+// Writers are the PIDs that wrote the journal, in the order they took over.
+func Writers(entries []fakeiris.JournalEntry) []int {
+	var out []int
+	for i, e := range entries {
+		if i == 0 || e.PID != entries[i-1].PID {
+			out = append(out, e.PID)
+		}
+	}
+	return out
+}

@@ -1,0 +1,260 @@
+package simirisha
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/irisha/irisha/internal/iris/fakeiris"
+	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/sim"
+)
+
+// Flags of `irisha-manager agent run` the runner rewrites.
+const (
+	flagListen      = "--listen-address"
+	flagSuperserver = "--superserver-address"
+	flagKubeconfig  = "--kubeconfig"
+	flagIris        = "--iris"
+)
+
+// RunnerOptions tune the processes of irisha pods.
+type RunnerOptions struct {
+	// Env is added to every agent's environment (and so to the fake
+	// IRIS's), e.g. fakeiris.EnvStartDelay or EnvJournalInterval.
+	Env []string
+	// Other runs the containers that are not irisha's; nil keeps them
+	// virtual (the reference deployment).
+	Other sim.ContainerRunner
+}
+
+// Runner is a sim.ContainerRunner for irisha pods: the IRIS container
+// (command /irisha/irisha-manager, as the operator renders it) runs as the
+// real agent with the fake IRIS under it. Init containers never run in the
+// sim (the agent binary is already on the host), and other containers go
+// to opts.Other.
+func Runner(bins Binaries, opts RunnerOptions) sim.ContainerRunner {
+	return func(ctx context.Context, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
+		spec := containerSpec(env.Pod, env.Container)
+		if spec == nil || len(spec.Command) == 0 || spec.Command[0] != resources.AgentBinary {
+			if opts.Other != nil {
+				return opts.Other(ctx, env)
+			}
+			return nil, nil
+		}
+		return agentProcess(bins, opts, env, spec)
+	}
+}
+
+// agentProcess builds the agent's command line and environment. Every pod
+// shares the host's loopback, so the agent's endpoint and the fake IRIS's
+// superserver move to free ports, which the kubelet learns for its probes.
+func agentProcess(bins Binaries, opts RunnerOptions, env sim.ContainerEnv, spec *corev1.Container) (*sim.ContainerProcess, error) {
+	argv := append(append([]string(nil), spec.Command[1:]...), spec.Args...)
+	sep := indexOf(argv, "--")
+	if sep < 0 {
+		return nil, fmt.Errorf("container %s of pod %s: agent command %q has no -- before the IRIS command", spec.Name, env.Pod.Name, argv)
+	}
+	agentArgs, irisArgs := argv[:sep], argv[sep+1:]
+	if len(irisArgs) > 0 && path.Base(irisArgs[0]) == "iris-main" {
+		irisArgs = append([]string{bins.IrisMain}, irisArgs[1:]...)
+	}
+
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	superserver, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	agentArgs, oldListen := setFlag(agentArgs, flagListen, listen)
+	agentArgs, oldSuperserver := setFlag(agentArgs, flagSuperserver, superserver)
+	// The agent reads --kubeconfig, not $KUBECONFIG: through the node's
+	// proxy, so partitioning the node cuts the agent off from its Lease.
+	agentArgs, _ = setFlag(agentArgs, flagKubeconfig, env.Kubeconfig)
+	agentArgs, _ = setFlag(agentArgs, flagIris, bins.Iris)
+
+	ports := map[int32]int32{}
+	// The agent's own defaults when the pod spec leaves the flags out.
+	for _, m := range []struct{ old, def, now string }{
+		{oldListen, ":8085", listen}, {oldSuperserver, "127.0.0.1:1972", superserver},
+	} {
+		if m.old == "" {
+			m.old = m.def
+		}
+		from, err := portOf(m.old)
+		if err != nil {
+			return nil, fmt.Errorf("container %s of pod %s: %w", spec.Name, env.Pod.Name, err)
+		}
+		to, err := portOf(m.now)
+		if err != nil {
+			return nil, err
+		}
+		ports[from] = to
+	}
+
+	vars := hostEnv(filepath.Dir(bins.Iris))
+	vars = append(vars, containerEnv(env, spec)...)
+	vars = append(vars,
+		"KUBECONFIG="+env.Kubeconfig,
+		fakeiris.EnvSuperserver+"="+superserver,
+	)
+	vars = append(vars, opts.Env...)
+
+	cmd := exec.Command(bins.Manager, append(append(agentArgs, "--"), irisArgs...)...)
+	cmd.Env = vars
+	return &sim.ContainerProcess{Cmd: cmd, Ports: ports}, nil
+}
+
+// hostEnv is the little of the host's environment a process needs: PATH
+// (with first, if set, the fake IRIS, as the image has iris on its PATH),
+// HOME and TMPDIR. Nothing else leaks in, like the developer's KUBECONFIG.
+func hostEnv(first string) []string {
+	p := os.Getenv("PATH")
+	if first != "" {
+		p = first + string(os.PathListSeparator) + p
+	}
+	out := []string{"PATH=" + p}
+	for _, k := range []string{"HOME", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// containerEnv resolves the container's env as the kubelet would: literal
+// values, with paths under a PVC-backed mount moved to the volume's host
+// directory, and the downward API's pod fields. Secret, ConfigMap and
+// resource references are skipped: irisha's agent needs none of them, and
+// the fake IRIS treats a missing merge file as "nothing to merge".
+// $(VAR) expansion is not done either.
+func containerEnv(env sim.ContainerEnv, spec *corev1.Container) []string {
+	pod := env.Pod
+	var out []string
+	for _, e := range spec.Env {
+		switch {
+		case e.ValueFrom == nil:
+			out = append(out, e.Name+"="+remapPath(e.Value, spec.VolumeMounts, env.Volumes))
+		case e.ValueFrom.FieldRef != nil:
+			var v string
+			switch e.ValueFrom.FieldRef.FieldPath {
+			case "metadata.name":
+				v = pod.Name
+			case "metadata.namespace":
+				v = pod.Namespace
+			case "metadata.uid":
+				v = string(pod.UID)
+			case "spec.nodeName":
+				v = env.Node
+			case "spec.serviceAccountName":
+				v = pod.Spec.ServiceAccountName
+			default:
+				continue
+			}
+			out = append(out, e.Name+"="+v)
+		}
+	}
+	return out
+}
+
+// remapPath moves an absolute path under a mount of a PVC-backed volume to
+// the volume's host directory (the "mounted block device"), honouring the
+// mount's subPath. Other values are returned as they are.
+func remapPath(value string, mounts []corev1.VolumeMount, vols map[string]string) string {
+	if !path.IsAbs(value) {
+		return value
+	}
+	best := -1
+	for i, m := range mounts {
+		if _, ok := vols[m.Name]; !ok {
+			continue
+		}
+		mp := strings.TrimSuffix(m.MountPath, "/")
+		if value != mp && !strings.HasPrefix(value, mp+"/") {
+			continue
+		}
+		if best < 0 || len(mp) > len(mounts[best].MountPath) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return value
+	}
+	m := mounts[best]
+	rel := strings.TrimPrefix(value, strings.TrimSuffix(m.MountPath, "/"))
+	return filepath.Join(vols[m.Name], m.SubPath, rel)
+}
+
+// setFlag sets --name to value in args (either "--name value" or
+// "--name=value"), appending it if absent, and returns the old value.
+func setFlag(args []string, name, value string) ([]string, string) {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		switch {
+		case a == name && i+1 < len(out):
+			old := out[i+1]
+			out[i+1] = value
+			return out, old
+		case strings.HasPrefix(a, name+"="):
+			old := strings.TrimPrefix(a, name+"=")
+			out[i] = name + "=" + value
+			return out, old
+		}
+	}
+	return append(out, name, value), ""
+}
+
+func indexOf(args []string, s string) int {
+	for i, a := range args {
+		if a == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+func portOf(addr string) (int32, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, fmt.Errorf("address %q: %w", addr, err)
+	}
+	n, err := strconv.ParseInt(p, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("port of %q: %w", addr, err)
+	}
+	return int32(n), nil
+}
+
+// freeAddr returns a 127.0.0.1 address with a port free right now. Another
+// process may take it before ours binds; the ephemeral range makes that
+// rare, and the container then crashes and restarts on a new port.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("freeing port %s: %w", addr, err)
+	}
+	return addr, nil
+}

@@ -1,0 +1,123 @@
+package simirisha
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/sim"
+)
+
+// renderedPod is a pod of the Deployment the operator renders.
+func renderedPod(t *testing.T) *corev1.Pod {
+	t.Helper()
+	inst := (&v1alpha1.IrisInstance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "iris"},
+		Spec: v1alpha1.IrisInstanceSpec{Image: "iris:sim",
+			Storage: v1alpha1.StorageSpec{ClassName: ptr.To("longhorn"), Size: resource.MustParse("1Gi")}},
+	}).WithDefaults()
+	d := resources.Deployment(resources.Inputs{Instance: inst, AgentImage: "irisha:sim"})
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "iris-abc", UID: "uid-1"},
+		Spec:       d.Spec.Template.Spec,
+	}
+}
+
+func TestAgentProcess(t *testing.T) {
+	pod := renderedPod(t)
+	bins := Binaries{Manager: "/bin/irisha-manager", Iris: "/fake/iris", IrisMain: "/fake/iris-main"}
+	run := Runner(bins, RunnerOptions{Env: []string{"FAKEIRIS_JOURNAL_INTERVAL=20ms"}})
+	env := sim.ContainerEnv{Node: "node-1", Pod: pod, Container: resources.ContainerName,
+		Kubeconfig: "/sim/nodes/node-1/kubeconfig", Volumes: map[string]string{"data": "/sim/volumes/pvc-1"}}
+	cp, err := run(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := cp.Cmd.Args
+	if args[0] != bins.Manager || !slices.Equal(args[1:3], []string{"agent", "run"}) {
+		t.Fatalf("command %q", args)
+	}
+	sep := slices.Index(args, "--")
+	if sep < 0 || args[sep+1] != bins.IrisMain || !slices.Contains(args[sep+1:], "--check-caps") {
+		t.Fatalf("iris-main not replaced by the fake, or its options lost: %q", args)
+	}
+	flag := func(name string) string {
+		i := slices.Index(args[:sep], name)
+		if i < 0 {
+			t.Fatalf("no %s in %q", name, args)
+		}
+		return args[i+1]
+	}
+	if flag("--kubeconfig") != env.Kubeconfig || flag("--iris") != bins.Iris {
+		t.Fatalf("kubeconfig or iris not set: %q", args)
+	}
+	listen, superserver := flag("--listen-address"), flag("--superserver-address")
+	lp, _ := portOf(listen)
+	sp, _ := portOf(superserver)
+	if !strings.HasPrefix(listen, "127.0.0.1:") || cp.Ports[resources.AgentPort] != lp || cp.Ports[resources.SuperserverPort] != sp {
+		t.Fatalf("ports %v, listen %s, superserver %s", cp.Ports, listen, superserver)
+	}
+	vars := cp.Cmd.Env
+	for _, want := range []string{
+		"POD_NAME=iris-abc", "POD_NAMESPACE=db", "POD_UID=uid-1",
+		"ISC_DATA_DIRECTORY=/sim/volumes/pvc-1/IRIS",
+		"KUBECONFIG=" + env.Kubeconfig, "FAKEIRIS_SUPERSERVER=" + superserver, "FAKEIRIS_JOURNAL_INTERVAL=20ms",
+	} {
+		if !slices.Contains(vars, want) {
+			t.Errorf("env lacks %s: %q", want, vars)
+		}
+	}
+	if !strings.HasPrefix(vars[0], "PATH=/fake:") {
+		t.Errorf("the fake IRIS must come first on PATH: %s", vars[0])
+	}
+
+	// Not an irisha container: virtual.
+	pod.Spec.Containers[0].Command = []string{"/iris-main"}
+	if cp, err := run(context.Background(), env); err != nil || cp != nil {
+		t.Fatalf("another container: %v, %v; want virtual", cp, err)
+	}
+}
+
+func TestRemapPath(t *testing.T) {
+	mounts := []corev1.VolumeMount{
+		{Name: "data", MountPath: "/irissys/data"},
+		{Name: "wij", MountPath: "/irissys/data/wij", SubPath: "w"},
+		{Name: "merge", MountPath: "/irissys/merge"},
+	}
+	vols := map[string]string{"data": "/v/pvc-1", "wij": "/v/pvc-2"}
+	for in, want := range map[string]string{
+		"/irissys/data/IRIS":       "/v/pvc-1/IRIS",
+		"/irissys/data":            "/v/pvc-1",
+		"/irissys/data/wij/x":      "/v/pvc-2/w/x", // the longest mount wins
+		"/irissys/dataX":           "/irissys/dataX",
+		"/irissys/merge/merge.cpf": "/irissys/merge/merge.cpf", // not a PV: left alone
+		"relative":                 "relative",
+	} {
+		if got := remapPath(in, mounts, vols); got != want {
+			t.Errorf("remapPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSetFlag(t *testing.T) {
+	args, old := setFlag([]string{"--a", "1", "--b=2"}, "--b", "3")
+	if old != "2" || !slices.Equal(args, []string{"--a", "1", "--b=3"}) {
+		t.Fatalf("%q %q", args, old)
+	}
+	args, old = setFlag(args, "--a", "4")
+	if old != "1" || !slices.Equal(args, []string{"--a", "4", "--b=3"}) {
+		t.Fatalf("%q %q", args, old)
+	}
+	args, old = setFlag(args, "--c", "5")
+	if old != "" || !slices.Equal(args, []string{"--a", "4", "--b=3", "--c", "5"}) {
+		t.Fatalf("%q %q", args, old)
+	}
+}
