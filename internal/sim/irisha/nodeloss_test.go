@@ -1,0 +1,232 @@
+package simirisha_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/iris/fakeiris"
+	"github.com/irisha/irisha/internal/operator"
+	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/sim"
+	simirisha "github.com/irisha/irisha/internal/sim/irisha"
+	"github.com/irisha/irisha/internal/sim/observe"
+	"github.com/irisha/irisha/internal/sim/proc"
+)
+
+// TestNodeLossFailover: the node running IRIS is killed, then the node the
+// replacement landed on is cut off from the API server. Each time the
+// operator fences only after the old agent's Lease ran out, the old IRIS has
+// stopped before the new agent takes the Lease, the replacement runs on a
+// third node with the volume attached there, and neither the attachments,
+// the pods nor the journal ever show two writers. Orderings only: the
+// timings are measured by bench/failover.
+func TestNodeLossFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a simulated cluster and runs irisha")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	var daemons []int
+	c, err := sim.Start(ctx, sim.Options{
+		Nodes: 3, Timings: sim.FastTimings(), Log: testr.New(t),
+		KeepWorkDir: os.Getenv("IRISHA_SIM_KEEP") != "",
+		Runner:      simirisha.Runner(bins, simirisha.RunnerOptions{}),
+	})
+	if err != nil {
+		t.Fatalf("starting the sim: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stopping the sim: %v", err)
+		}
+		for _, pid := range append(c.PIDs(), daemons...) {
+			if proc.Alive(pid) {
+				t.Errorf("process %d is alive after Stop", pid)
+			}
+		}
+	})
+	if _, err := simirisha.StartOperator(ctx, c, bins, simirisha.OperatorOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.New(c.RESTConfig(), client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := c.Clientset()
+	if err := c.CreateNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	selector := resources.LabelIrisInstance + "=" + instName
+	w1 := observe.NewW1(labels.SelectorFromSet(labels.Set{resources.LabelIrisInstance: instName}))
+	if err := observe.Watch(ctx, cs, w1.Sink()); err != nil {
+		t.Fatal(err)
+	}
+
+	inst := &v1alpha1.IrisInstance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: instName},
+		Spec: v1alpha1.IrisInstanceSpec{
+			Image:    "iris:sim",
+			Storage:  v1alpha1.StorageSpec{ClassName: ptr.To(sim.LonghornClass), Size: resource.MustParse("1Gi")},
+			Failover: v1alpha1.FailoverSpec{Mode: v1alpha1.FailoverLease, LeaseDurationSeconds: 5},
+		},
+	}
+	if err := cl.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	readyPod := func(not ...types.UID) corev1.Pod {
+		t.Helper()
+		pods, err := sim.WaitForPods(ctx, cs, ns, selector, func(p []corev1.Pod) bool {
+			return len(p) == 1 && !slices.Contains(not, p[0].UID) && sim.PodReady(&p[0])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pods[0]
+	}
+	first := readyPod()
+	dataDir, err := simirisha.DataDir(ctx, c, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holders := watchHolders(ctx, t, cs, resources.FencingLeaseName(inst))
+
+	// Node kill.
+	if err := c.Node(first.Spec.NodeName).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	second := readyPod(first.UID)
+	checkFailover(ctx, t, c, cl, inst, dataDir, first, second, &daemons)
+
+	// Partition of the replacement's node: it keeps running, cut off.
+	cut := c.Node(second.Spec.NodeName)
+	cut.Partition()
+	third := readyPod(first.UID, second.UID)
+	checkFailover(ctx, t, c, cl, inst, dataDir, second, third, &daemons)
+	if third.Spec.NodeName == first.Spec.NodeName {
+		t.Errorf("the replacement went to the killed node %s", first.Spec.NodeName)
+	}
+
+	// The partition heals: the fenced pod's agent must not come back.
+	cut.Heal()
+	if _, err := sim.WaitForPods(ctx, cs, ns, selector, func(p []corev1.Pod) bool { return len(p) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // a few journal intervals and agent retries
+	entries, err := simirisha.CheckJournal(dataDir)
+	if err != nil {
+		t.Fatalf("after the partition healed: %v", err)
+	}
+	if w := simirisha.Writers(entries); w[len(w)-1] != writerOf(t, entries, third) {
+		t.Errorf("journal writers %v: the last is not the third pod's IRIS", w)
+	}
+	// Holders: each pod in turn, with the operator's hand-over (empty)
+	// between them, never a fenced pod again.
+	want := []string{identity(&first), "", identity(&second), "", identity(&third)}
+	if got := holders.seen(); !slices.Equal(got, want) {
+		t.Errorf("Lease holders %q, want %q", got, want)
+	}
+	if v := w1.Violations(); len(v) > 0 {
+		t.Errorf("W1 violations: %+v", v)
+	}
+}
+
+// checkFailover asserts the orderings of one failover from old to repl.
+func checkFailover(ctx context.Context, t *testing.T, c *sim.Cluster, cl client.Client, inst *v1alpha1.IrisInstance, dataDir string, old, repl corev1.Pod, daemons *[]int) {
+	t.Helper()
+	if repl.Spec.NodeName == old.Spec.NodeName {
+		t.Fatalf("the replacement runs on the lost node %s", old.Spec.NodeName)
+	}
+	entries, err := simirisha.CheckJournal(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	*daemons = append(*daemons, simirisha.Writers(entries)...)
+	oldPID, newPID := writerOf(t, entries, old), writerOf(t, entries, repl)
+	lastOld, firstNew := lastWrite(entries, oldPID), firstWrite(entries, newPID)
+
+	lease := &coordinationv1.Lease{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.FencingLeaseName(inst)}, lease); err != nil {
+		t.Fatal(err)
+	}
+	acquired := lease.Spec.AcquireTime.Time
+	if !lastOld.Before(acquired) {
+		t.Errorf("the old IRIS wrote at %s, after the new agent acquired the Lease at %s", lastOld.Format(time.StampMilli), acquired.Format(time.StampMilli))
+	}
+	if firstNew.Before(acquired) {
+		t.Errorf("the new IRIS wrote at %s, before its agent acquired the Lease at %s", firstNew.Format(time.StampMilli), acquired.Format(time.StampMilli))
+	}
+
+	got := &v1alpha1.IrisInstance{}
+	if err := cl.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	rec := got.Status.LastFailover
+	if rec == nil || rec.Pod != old.Name || rec.Node != old.Spec.NodeName || rec.FencedAt == nil {
+		t.Fatalf("status.lastFailover = %+v, want the fencing of %s on %s", rec, old.Name, old.Spec.NodeName)
+	}
+	// The operator declared the pod dead only after the old IRIS had
+	// stopped writing (whole seconds in the status, hence the truncation).
+	if rec.DetectedAt.Time.Before(lastOld.Truncate(time.Second)) {
+		t.Errorf("declared dead at %s while the old IRIS still wrote until %s", rec.DetectedAt.Time, lastOld)
+	}
+	node := &corev1.Node{}
+	if err := cl.Get(ctx, client.ObjectKey{Name: old.Spec.NodeName}, node); err != nil {
+		t.Fatal(err)
+	}
+	if !node.Spec.Unschedulable {
+		t.Errorf("the lost node %s was not cordoned", node.Name)
+	}
+	if proc.Alive(oldPID) {
+		t.Errorf("the old IRIS (pid %d) still runs", oldPID)
+	}
+}
+
+// writerOf finds the journal writer of pod p: the writer whose first entry
+// follows the pod's creation, in order of appearance.
+func writerOf(t *testing.T, entries []fakeiris.JournalEntry, p corev1.Pod) int {
+	t.Helper()
+	for _, pid := range simirisha.Writers(entries) {
+		if !firstWrite(entries, pid).Before(p.CreationTimestamp.Time.Truncate(time.Second)) {
+			return pid
+		}
+	}
+	t.Fatalf("no journal writer started after pod %s was created", p.Name)
+	return 0
+}
+
+func firstWrite(entries []fakeiris.JournalEntry, pid int) time.Time {
+	for _, e := range entries {
+		if e.PID == pid {
+			return e.At
+		}
+	}
+	return time.Time{}
+}
+
+func lastWrite(entries []fakeiris.JournalEntry, pid int) time.Time {
+	var last time.Time
+	for _, e := range entries {
+		if e.PID == pid {
+			last = e.At
+		}
+	}
+	return last
+}
