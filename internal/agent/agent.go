@@ -24,6 +24,11 @@ import (
 	"github.com/irisha/irisha/internal/iris"
 )
 
+// frozenPastDeadline: a fence noticed this long after its deadline means
+// the agent itself was not running (SIGSTOP, a paused VM whose monotonic
+// clock kept going), not that a renewal was slow.
+const frozenPastDeadline = time.Second
+
 // ExitFenced is the agent's exit code after it stopped IRIS because it lost
 // the fencing Lease.
 const ExitFenced = 75
@@ -143,11 +148,19 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 			h.leaseHeld.Store(false)
 			h.metrics.leaseHeld.Set(0)
 			h.metrics.fenced.Inc()
-			log.Info("Lost the fencing Lease: stopping IRIS hard so that no second writer can exist", "reason", err.Error())
 			// The fence comes before the backup: a thaw would spend time
 			// the safety margin does not have, and a killed IRIS keeps no
 			// freeze (a frozen write daemon writes nothing meanwhile).
-			hardStop(client, cfg.ForceTimeout, log)
+			if late := time.Since(fence.Deadline()); late > frozenPastDeadline {
+				// This process was stopped past its deadline (a frozen
+				// node resuming): a replacement may already write, so
+				// there is no time for `iris force`.
+				log.Info("Resumed past the fencing deadline: killing IRIS at once", "late", late.Round(time.Millisecond).String())
+				killTree(log)
+			} else {
+				log.Info("Lost the fencing Lease: stopping IRIS hard so that no second writer can exist", "reason", err.Error())
+				hardStop(client, cfg.ForceTimeout, log)
+			}
 			stopBackups(backups, false, log)
 			<-proc.Done()
 			return ExitFenced, nil
@@ -224,6 +237,11 @@ func hardStop(client *iris.Client, forceTimeout time.Duration, log logr.Logger) 
 		log.Info("iris force did not finish; killing the processes", "error", err.Error())
 	}
 	cancel()
+	killTree(log)
+}
+
+// killTree SIGKILLs every process under the agent.
+func killTree(log logr.Logger) {
 	n, err := supervisor.KillTree()
 	if err != nil {
 		log.Error(err, "Killing the IRIS processes")

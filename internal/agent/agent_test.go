@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -476,4 +477,39 @@ func (r envRunner) Run(ctx context.Context, name string, args ...string) (string
 		return string(out), ee.ExitCode(), nil
 	}
 	return string(out), 0, err
+}
+
+// TestResumedPastTheDeadlineKillsAtOnce: an agent stopped with its IRIS (a
+// frozen node) for longer than the Lease duration resumes past its fencing
+// deadline; it must not spend time on `iris force` while a replacement may
+// already write, but kill IRIS at once and exit fenced.
+func TestResumedPastTheDeadlineKillsAtOnce(t *testing.T) {
+	inst := newInstance(t)
+	a := startAgent(t, inst, "pod-a")
+	waitFor(t, "ready", 15*time.Second, func() bool { return a.probe("/readyz") == http.StatusOK })
+	irisPid := inst.irisPid(t)
+	tree, err := supervisor.Descendants(a.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := append([]int{a.cmd.Process.Pid}, tree...)
+	if !slices.Contains(frozen, irisPid) {
+		t.Fatalf("IRIS (pid %d) is not under the agent: %v", irisPid, frozen)
+	}
+	for _, pid := range frozen {
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	time.Sleep(leaseDuration + time.Second)
+	for _, pid := range frozen {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	}
+	if code := a.exitCode(t, 10*time.Second); code != agent.ExitFenced {
+		t.Errorf("exit code = %d, want %d (fenced):\n%s", code, agent.ExitFenced, a.output())
+	}
+	if _, ok := a.logged("Resumed past the fencing deadline: killing IRIS at once"); !ok {
+		t.Errorf("the agent did not take the immediate path:\n%s", a.output())
+	}
+	if processAlive(irisPid) {
+		t.Errorf("IRIS (pid %d) survived the resume", irisPid)
+	}
 }
