@@ -150,10 +150,10 @@ func decide(o Observation) Decision {
 				Message: fmt.Sprintf("the fencing Lease of pod %s expired; waiting for node %s to be confirmed off (Node deleted, or annotated irisha.dev/node-fenced=true while not Ready)", holder.Name, holder.Node)}
 		}
 		target.Reason = ReasonNodeShutdown
-	case nodeExists && node.Ready == corev1.ConditionTrue && !holder.IrisRunning && !holder.Deleting:
+	case nodeExists && kubeletAlive(o, node) && !holder.IrisRunning && !holder.Deleting:
 		// The kubelet is alive and says IRIS is not running: it restarts the
 		// container in place, and the agent takes its own Lease back.
-		return Decision{Verdict: v1alpha1.FencingSuspect, Reason: ReasonRestartingInPlace,
+		return Decision{Verdict: v1alpha1.FencingSuspect, Reason: ReasonRestartingInPlace, RecheckAfter: o.Timing.KubeletSilence / 4,
 			Message: fmt.Sprintf("the fencing Lease of pod %s expired while its kubelet on %s restarts the IRIS container", holder.Name, holder.Node)}
 	default:
 		target.Reason = ReasonLeaseExpired
@@ -287,6 +287,16 @@ func findHolder(pods []Pod, identity string) (Pod, bool) {
 		}
 	}
 	return Pod{}, false
+}
+
+// kubeletAlive: the node is Ready and, where its node Lease is known, the
+// kubelet renewed it lately. The renew time is on the kubelet's clock, which
+// the skew margin covers.
+func kubeletAlive(o Observation, n Node) bool {
+	if n.Ready != corev1.ConditionTrue {
+		return false
+	}
+	return n.LeaseRenew.IsZero() || o.Now.Sub(n.LeaseRenew) <= o.Timing.KubeletSilence+o.Timing.SkewMargin
 }
 
 func nodeReady(o Observation, name string) bool {

@@ -84,6 +84,31 @@ func TestDecide(t *testing.T) {
 			verdict: v1alpha1.FencingSuspect, reason: ReasonRestartingInPlace,
 		},
 		{
+			name: "Lease expired, container not running, node still Ready but its kubelet silent",
+			obs: func() Observation {
+				o := running(expired)
+				o.Pods[0].IrisRunning = false
+				n := o.Nodes["node-1"]
+				n.LeaseRenew = expired.Add(-DefaultTiming().KubeletSilence - DefaultTiming().SkewMargin - time.Second)
+				o.Nodes["node-1"] = n
+				return o
+			},
+			verdict: v1alpha1.FencingConfirmedDead, reason: ReasonLeaseExpired, start: true,
+			actions: []ActionKind{Cordon, ForceDeletePod, ClearLease, DeleteAttachment, ReleaseVolume},
+		},
+		{
+			name: "Lease expired, container not running, kubelet renewing",
+			obs: func() Observation {
+				o := running(expired)
+				o.Pods[0].IrisRunning = false
+				n := o.Nodes["node-1"]
+				n.LeaseRenew = expired.Add(-5 * time.Second)
+				o.Nodes["node-1"] = n
+				return o
+			},
+			verdict: v1alpha1.FencingSuspect, reason: ReasonRestartingInPlace,
+		},
+		{
 			name: "Lease expired, container not running, node NotReady",
 			obs: func() Observation {
 				o := running(expired)

@@ -39,11 +39,19 @@ type Timing struct {
 	// a Lease as expired: it covers the time between the holder's renewal
 	// and the operator seeing it, and clock rates that differ a little.
 	SkewMargin time.Duration
+	// KubeletSilence is how long a node's Lease may go unrenewed before its
+	// kubelet counts as gone even though the node is still reported Ready
+	// (the node controller takes 50 s to say so). The kubelet renews every
+	// 10 s by default.
+	KubeletSilence time.Duration
 }
 
 // DefaultTiming: leaseDuration 10 s is fenced by about 12 s (DESIGN.md,
-// "Timeline goal for node loss").
-func DefaultTiming() Timing { return Timing{SkewMargin: 2 * time.Second} }
+// "Timeline goal for node loss"); a kubelet is gone after two missed
+// renewals of its node Lease.
+func DefaultTiming() Timing {
+	return Timing{SkewMargin: 2 * time.Second, KubeletSilence: 20 * time.Second}
+}
 
 // Lease is the instance's fencing Lease as the operator observed it.
 type Lease struct {
@@ -87,6 +95,9 @@ type Node struct {
 	Ready corev1.ConditionStatus
 	// ReadySince is the last transition of its Ready condition.
 	ReadySince time.Time
+	// LeaseRenew is the renew time of its node Lease (kube-node-lease), on
+	// the kubelet's clock; zero when unknown.
+	LeaseRenew time.Time
 	// Unschedulable: cordoned, by anyone.
 	Unschedulable bool
 	// CordonedByIrisha: irisha cordoned it (annotation), so irisha may

@@ -20,7 +20,7 @@ func randomObservation(r *rand.Rand) Observation {
 	o := Observation{
 		Now:    t0.Add(time.Duration(r.IntN(60_000)) * time.Millisecond),
 		Mode:   []v1alpha1.FailoverMode{v1alpha1.FailoverLease, v1alpha1.FailoverNodeShutdown, v1alpha1.FailoverOff}[r.IntN(3)],
-		Timing: Timing{SkewMargin: time.Duration(r.IntN(5000)) * time.Millisecond},
+		Timing: Timing{SkewMargin: time.Duration(r.IntN(5000)) * time.Millisecond, KubeletSilence: time.Duration(r.IntN(30)) * time.Second},
 		Nodes:  map[string]Node{},
 	}
 	for _, n := range nodeNames {
@@ -31,6 +31,7 @@ func randomObservation(r *rand.Rand) Observation {
 			Name:       n,
 			Ready:      []corev1.ConditionStatus{corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown}[r.IntN(3)],
 			ReadySince: t0.Add(time.Duration(r.IntN(60)) * time.Second),
+			LeaseRenew: t0.Add(time.Duration(r.IntN(60)) * time.Second),
 			// the rest are coin flips
 			Unschedulable: r.IntN(2) == 0, CordonedByIrisha: r.IntN(2) == 0, ConfirmedOff: r.IntN(2) == 0,
 			OutOfService: r.IntN(2) == 0, TaintedByIrisha: r.IntN(2) == 0, VolumeInUse: r.IntN(2) == 0,

@@ -7,8 +7,11 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/irisha/irisha/internal/resources"
 )
 
 // leaseClock remembers when the operator first saw each fencing Lease's
@@ -54,10 +57,20 @@ func (c *leaseClock) forget(key types.NamespacedName) {
 	delete(c.seen, key)
 }
 
-// predicate times every renewal but lets only creations, deletions and
-// holder changes through, so renewals every few seconds per instance do not
-// flood the work queue.
+// predicate times every renewal of an instance's fencing Lease but lets
+// only creations, deletions and holder changes through, so renewals every
+// few seconds per instance do not flood the work queue. Other Leases (node
+// Leases, which the decision reads from the cache) never wake anything.
 func (c *leaseClock) predicate() predicate.Predicate {
+	return predicate.And(predicate.NewPredicateFuncs(isFencingLease), c.timer())
+}
+
+func isFencingLease(o client.Object) bool {
+	_, ok := o.GetLabels()[resources.LabelIrisInstance]
+	return ok
+}
+
+func (c *leaseClock) timer() predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(e event.CreateEvent) bool {
 			if l, ok := e.Object.(*coordinationv1.Lease); ok {

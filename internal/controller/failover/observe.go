@@ -11,6 +11,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/fencing"
@@ -92,6 +93,17 @@ func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (
 		}
 		w.nodes[name] = node
 		o.Nodes[name] = nodeOf(node, volume)
+		// The node Lease only sharpens the verdict (see fencing.Node): an
+		// operator whose cache does not cover kube-node-lease still fails
+		// over, on the Ready condition alone.
+		nodeLease := &coordinationv1.Lease{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: corev1.NamespaceNodeLease, Name: name}, nodeLease); err == nil {
+			n := o.Nodes[name]
+			n.LeaseRenew = renewTimeOf(nodeLease)
+			o.Nodes[name] = n
+		} else if !apierrors.IsNotFound(err) {
+			logf.FromContext(ctx).V(1).Info("Node Lease not readable; judging the kubelet by the Ready condition", "node", name, "error", err.Error())
+		}
 	}
 	return o, w, nil
 }
