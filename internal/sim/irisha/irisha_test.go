@@ -74,37 +74,8 @@ func TestIrishaFailover(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	var daemons []int // fake IRIS instances: not in c.PIDs(), must die too
-	c, err := sim.Start(ctx, sim.Options{
-		Nodes: 3, Timings: sim.FastTimings(), Log: testr.New(t),
-		KeepWorkDir: os.Getenv("IRISHA_SIM_KEEP") != "",
-		Runner:      simirisha.Runner(bins, simirisha.RunnerOptions{}),
-	})
-	if err != nil {
-		t.Fatalf("starting the sim: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stopping the sim: %v", err)
-		}
-		for _, pid := range append(c.PIDs(), daemons...) {
-			if proc.Alive(pid) {
-				t.Errorf("process %d is alive after Stop", pid)
-			}
-		}
-	})
-	op, err := simirisha.StartOperator(ctx, c, bins, simirisha.OperatorOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := client.New(c.RESTConfig(), client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := boot(ctx, t)
+	c, cl, op := b.cluster, b.client, b.operator
 	cs := c.Clientset()
 	if err := c.CreateNamespace(ctx, ns); err != nil {
 		t.Fatal(err)
@@ -178,7 +149,7 @@ func TestIrishaFailover(t *testing.T) {
 	if w := simirisha.Writers(entries); len(w) != 1 {
 		t.Fatalf("journal writers %v after the first start, want one", w)
 	}
-	daemons = append(daemons, entries[0].PID)
+	b.daemons = append(b.daemons, entries[0].PID)
 
 	// The operator dies and comes back; the instance is not touched.
 	oldOp := op.PID()
@@ -218,7 +189,7 @@ func TestIrishaFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := simirisha.Writers(entries)
-	daemons = append(daemons, w...)
+	b.daemons = append(b.daemons, w...)
 	if len(w) != 2 {
 		t.Fatalf("journal writers %v, want the first instance then the replacement's", w)
 	}
@@ -226,6 +197,51 @@ func TestIrishaFailover(t *testing.T) {
 		t.Fatalf("the first IRIS instance (pid %d) still runs after its pod was deleted", w[0])
 	}
 	t.Logf("pods %s on %s then %s on %s; %d journal entries", first.Name, first.Spec.NodeName, second.Name, second.Spec.NodeName, len(entries))
+}
+
+// booted is a simulated cluster (fast timings, 3 nodes) running irisha's
+// operator, with irisha pods run by the real agent and the fake IRIS.
+type booted struct {
+	cluster  *sim.Cluster
+	client   client.Client
+	operator *simirisha.Operator
+	// daemons are fake IRIS instances the test saw: they are not in
+	// cluster.PIDs() and must die with the cluster too.
+	daemons []int
+}
+
+func boot(ctx context.Context, t *testing.T) *booted {
+	t.Helper()
+	c, err := sim.Start(ctx, sim.Options{
+		Nodes: 3, Timings: sim.FastTimings(), Log: testr.New(t),
+		KeepWorkDir: os.Getenv("IRISHA_SIM_KEEP") != "",
+		Runner:      simirisha.Runner(bins, simirisha.RunnerOptions{}),
+	})
+	if err != nil {
+		t.Fatalf("starting the sim: %v", err)
+	}
+	b := &booted{cluster: c}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stopping the sim: %v", err)
+		}
+		for _, pid := range append(c.PIDs(), b.daemons...) {
+			if proc.Alive(pid) {
+				t.Errorf("process %d is alive after Stop", pid)
+			}
+		}
+	})
+	if b.operator, err = simirisha.StartOperator(ctx, c, bins, simirisha.OperatorOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.client, err = client.New(c.RESTConfig(), client.Options{Scheme: scheme}); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func identity(p *corev1.Pod) string { return p.Name + "_" + string(p.UID) }

@@ -2,12 +2,10 @@ package simirisha_test
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/iris/fakeiris"
-	"github.com/irisha/irisha/internal/operator"
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
@@ -40,36 +37,8 @@ func TestNodeLossFailover(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	var daemons []int
-	c, err := sim.Start(ctx, sim.Options{
-		Nodes: 3, Timings: sim.FastTimings(), Log: testr.New(t),
-		KeepWorkDir: os.Getenv("IRISHA_SIM_KEEP") != "",
-		Runner:      simirisha.Runner(bins, simirisha.RunnerOptions{}),
-	})
-	if err != nil {
-		t.Fatalf("starting the sim: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("stopping the sim: %v", err)
-		}
-		for _, pid := range append(c.PIDs(), daemons...) {
-			if proc.Alive(pid) {
-				t.Errorf("process %d is alive after Stop", pid)
-			}
-		}
-	})
-	if _, err := simirisha.StartOperator(ctx, c, bins, simirisha.OperatorOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := client.New(c.RESTConfig(), client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := boot(ctx, t)
+	c, cl := b.cluster, b.client
 	cs := c.Clientset()
 	if err := c.CreateNamespace(ctx, ns); err != nil {
 		t.Fatal(err)
@@ -113,13 +82,13 @@ func TestNodeLossFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := readyPod(first.UID)
-	checkFailover(ctx, t, c, cl, inst, dataDir, first, second, &daemons)
+	checkFailover(ctx, t, c, cl, inst, dataDir, first, second, &b.daemons)
 
 	// Partition of the replacement's node: it keeps running, cut off.
 	cut := c.Node(second.Spec.NodeName)
 	cut.Partition()
 	third := readyPod(first.UID, second.UID)
-	checkFailover(ctx, t, c, cl, inst, dataDir, second, third, &daemons)
+	checkFailover(ctx, t, c, cl, inst, dataDir, second, third, &b.daemons)
 	if third.Spec.NodeName == first.Spec.NodeName {
 		t.Errorf("the replacement went to the killed node %s", first.Spec.NodeName)
 	}
