@@ -2,32 +2,68 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
 
 // report is the JSON output.
 type report struct {
-	Timings string   `json:"timings"`
-	Timeout string   `json:"timeout"`
-	Results []result `json:"results"`
+	Timings      string      `json:"timings"`
+	Timeout      string      `json:"timeout"`
+	StuckTimeout string      `json:"stuckTimeout"`
+	Percentiles  string      `json:"percentiles"`
+	Summaries    []summary   `json:"summaries"`
+	Runs         []runResult `json:"runs"`
 }
 
-// result of one scenario on one setup. RTOs are control-plane time: what
-// the real controllers took, with instant simulated attach and container
-// start.
-type result struct {
-	Setup          string      `json:"setup"`
-	Scenario       string      `json:"scenario"`
-	Recovered      bool        `json:"recovered"`
-	OldNode        string      `json:"oldNode,omitempty"`
-	NewNode        string      `json:"newNode,omitempty"`
-	RTOSeconds     float64     `json:"rtoSeconds,omitempty"`
-	TimeoutMinutes float64     `json:"didNotRecoverWithinMinutes,omitempty"`
-	Timeline       []milestone `json:"timeline,omitempty"`
-	State          string      `json:"finalState,omitempty"`
-	W1Violations   []string    `json:"w1Violations,omitempty"`
-	Error          string      `json:"error,omitempty"`
+// runResult is one run of one (setup, scenario) pair in a fresh cluster.
+// RTOs are control-plane time: what the real controllers took, with
+// instant simulated attach and container start.
+type runResult struct {
+	Setup    string `json:"setup"`
+	Scenario string `json:"scenario"`
+	Run      int    `json:"run"`
+	// Node is the node the instances ran on, the one the fault hit.
+	Node      string           `json:"node,omitempty"`
+	Instances []instanceResult `json:"instances,omitempty"`
+	// FaultSeconds: from the fault to recovery of all instances or the
+	// timeout.
+	FaultSeconds float64 `json:"faultSeconds,omitempty"`
+	// W1Violations seen by the observer (VolumeAttachments, pods).
+	W1Violations []string `json:"w1Violations,omitempty"`
+	// Leftovers are processes found alive after the cluster stopped (killed
+	// then).
+	Leftovers   []int   `json:"leftoverPIDs,omitempty"`
+	WorkDir     string  `json:"workDir,omitempty"`
+	WallSeconds float64 `json:"wallSeconds"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// instanceResult is one instance of a run.
+type instanceResult struct {
+	Namespace  string  `json:"namespace"`
+	Recovered  bool    `json:"recovered"`
+	RTOSeconds float64 `json:"rtoSeconds,omitempty"`
+	OldPod     string  `json:"oldPod,omitempty"`
+	OldNode    string  `json:"oldNode,omitempty"`
+	NewPod     string  `json:"newPod,omitempty"`
+	NewNode    string  `json:"newNode,omitempty"`
+	// AfterUndoSeconds: recovered only after the frozen or partitioned node
+	// came back, this long after (not counted as recovered).
+	AfterUndoSeconds float64     `json:"recoveredAfterNodeBackSeconds,omitempty"`
+	Timeline         []milestone `json:"timeline,omitempty"`
+	State            string      `json:"finalState,omitempty"`
+	// irisha: the journal of the fake IRIS.
+	OldWriter         int      `json:"oldIrisPID,omitempty"`
+	Writers           []int    `json:"journalWriters,omitempty"`
+	JournalEntries    int      `json:"journalEntries,omitempty"`
+	JournalViolations []string `json:"journalViolations,omitempty"`
+	// StaleWrites: entries of the old IRIS after the new one took over;
+	// InFlightWrites of them were stamped before the fault.
+	StaleWrites    int    `json:"staleWrites,omitempty"`
+	InFlightWrites int    `json:"inFlightWrites,omitempty"`
+	JournalError   string `json:"journalError,omitempty"`
 }
 
 // milestone: the first time something happened, in seconds after the fault.
@@ -37,11 +73,152 @@ type milestone struct {
 	Detail  string  `json:"detail,omitempty"`
 }
 
+func (r runResult) recovered() int {
+	n := 0
+	for _, i := range r.Instances {
+		if i.Recovered {
+			n++
+		}
+	}
+	return n
+}
+
+// journalViolations: instances whose journal shows two writers (one per
+// instance, however many signs).
+func (r runResult) journalViolations() int {
+	n := 0
+	for _, i := range r.Instances {
+		if len(i.JournalViolations) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (r runResult) w1Count() int { return len(r.W1Violations) + r.journalViolations() }
+
+// anomalous runs keep their work directory under -keep anomalies.
+func (r runResult) anomalous() bool {
+	if r.Error != "" || r.w1Count() > 0 || len(r.Leftovers) > 0 {
+		return true
+	}
+	if r.Setup != setupIrisha {
+		// The reference not recovering is what it is known for.
+		return false
+	}
+	if r.recovered() < len(r.Instances) {
+		return true
+	}
+	for _, i := range r.Instances {
+		if i.JournalError != "" {
+			return true
+		}
+		if nodeFault(r.Scenario) && i.RTOSeconds > goalSeconds(r.Scenario) {
+			return true
+		}
+	}
+	return false
+}
+
+// goalSeconds is irisha's RTO goal after a node loss: 15 s for one
+// instance, 20 s for 10 or 30 on the lost node.
+func goalSeconds(scenario string) float64 {
+	if instancesOf(scenario) > 1 {
+		return 20
+	}
+	return 15
+}
+
+// summary is one row of the table.
+type summary struct {
+	Setup     string `json:"setup"`
+	Scenario  string `json:"scenario"`
+	Runs      int    `json:"runs"`
+	Instances int    `json:"instancesPerRun"`
+	// Samples = runs x instances; Recovered of them.
+	Samples   int `json:"samples"`
+	Recovered int `json:"recovered"`
+	// P50/P99 are nearest-rank percentiles of the samples' RTOs, a sample
+	// that did not recover counting as infinite (null then).
+	P50Seconds *float64 `json:"rtoP50Seconds"`
+	P99Seconds *float64 `json:"rtoP99Seconds"`
+	MaxSeconds *float64 `json:"rtoMaxSeconds"`
+	// W1 violations summed over runs: observer + journal.
+	W1Observer int `json:"w1ObserverViolations"`
+	W1Journal  int `json:"w1JournalViolations"`
+	// StaleWrites of old IRIS processes after the takeover, summed;
+	// InFlightWrites of them were stamped before the fault.
+	StaleWrites    int `json:"staleWrites,omitempty"`
+	InFlightWrites int `json:"inFlightWrites,omitempty"`
+	// DidNotRecoverMinutes is the timeout, when a sample did not recover.
+	DidNotRecoverMinutes float64 `json:"didNotRecoverWithinMinutes,omitempty"`
+	Errors               int     `json:"errors,omitempty"`
+	Stuck                bool    `json:"knownStuckTimeout,omitempty"`
+	// Timeline of the slowest sample, for the table's last column.
+	Slowest string `json:"slowest,omitempty"`
+}
+
+// summarize folds the runs of each pair into a row.
+func summarize(pairs []pair, runs []runResult) []summary {
+	var out []summary
+	for _, p := range pairs {
+		s := summary{Setup: p.Setup, Scenario: p.Scenario, Instances: p.Instances, Stuck: p.Stuck}
+		var samples []float64
+		slowest, slowestRTO := "", -1.0
+		for _, r := range runs {
+			if r.Setup != p.Setup || r.Scenario != p.Scenario {
+				continue
+			}
+			s.Runs++
+			if r.Error != "" {
+				s.Errors++
+				continue
+			}
+			s.W1Observer += len(r.W1Violations)
+			s.W1Journal += r.journalViolations()
+			for _, i := range r.Instances {
+				s.Samples++
+				s.StaleWrites += i.StaleWrites
+				s.InFlightWrites += i.InFlightWrites
+				rto := math.Inf(1)
+				if i.Recovered {
+					s.Recovered++
+					rto = i.RTOSeconds
+				} else {
+					s.DidNotRecoverMinutes = p.Timeout.Minutes()
+				}
+				samples = append(samples, rto)
+				if rto > slowestRTO {
+					slowestRTO, slowest = rto, timelineCell(i, len(r.Instances) > 1)
+				}
+			}
+		}
+		s.P50Seconds = finite(percentile(samples, 50))
+		s.P99Seconds = finite(percentile(samples, 99))
+		s.MaxSeconds = finite(percentile(samples, 100))
+		s.Slowest = slowest
+		out = append(out, s)
+	}
+	return out
+}
+
+func finite(v float64, ok bool) *float64 {
+	if !ok || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// milestoneNodeBack: the frozen or partitioned node was thawed or healed.
+const milestoneNodeBack = "NodeBack"
+
 // shown are the milestones worth a column, with their labels.
 var shown = map[string]string{
 	"NodeNotReady":           "node NotReady",
 	"NodeNotSchedulable":     "node cordoned",
 	"TaintManagerEviction":   "taint eviction",
+	"FailoverStarted":        "irisha: pod declared dead",
+	"Fenced":                 "fenced",
 	"PodTerminating":         "old pod Terminating",
 	"Killing":                "container stopped",
 	"ReplacementCreated":     "replacement created",
@@ -49,64 +226,94 @@ var shown = map[string]string{
 	"FailedAttachVolume":     "Multi-Attach (FailedAttachVolume)",
 	"SuccessfulAttachVolume": "volume attached",
 	"Started":                "container started",
+	"BackOff":                "back-off",
+	milestoneNodeBack:        "node back (thawed/healed)",
 }
 
-// markdown renders the results table.
-func markdown(results []result, timings string, timeout time.Duration) string {
+// markdown renders the table.
+func markdown(rows []summary, o options) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Timings: %s. RTO = fault injected -> a pod of the app Ready on a Ready node with its volume attached there; **control-plane time** (simulated kubelet and storage act instantly).\n\n", timings)
-	b.WriteString("| Setup | Scenario | RTO (control-plane time) | Pod moved | W1 violations | What happened (s after the fault) |\n")
-	b.WriteString("|---|---|---|---|---|---|\n")
-	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n",
-			r.Setup, r.Scenario, rtoCell(r, timeout), movedCell(r), w1Cell(r), escape(timelineCell(r)))
+	fmt.Fprintf(&b, "Timings: %s. RTO = fault injected -> a pod of the instance Ready on a Ready node with its volume attached there; "+
+		"**control-plane time** (simulated kubelet and storage act instantly). Percentiles: nearest rank over every instance of every run "+
+		"(an instance that did not recover counts as infinite; with fewer than 100 samples p99 is the slowest). "+
+		"Recovery cap: %s after the fault; the reference's known-stuck cases (marked ⏱) run once with a cap of %s.\n\n",
+		o.timingsName(), minutes(o.timeout), minutes(min(o.stuckTimeout, o.timeout)))
+	b.WriteString("| Setup | Scenario | Runs | Recovered | RTO p50 | RTO p99 | W1 violations | Did not recover | Slowest run (s after the fault) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range rows {
+		runs := fmt.Sprint(s.Runs)
+		if s.Instances > 1 {
+			runs = fmt.Sprintf("%d × %d instances", s.Runs, s.Instances)
+		}
+		if s.Stuck {
+			runs += " ⏱"
+		}
+		if s.Errors > 0 {
+			runs += fmt.Sprintf(" (%d failed to run)", s.Errors)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d/%d | %s | %s | %s | %s | %s |\n",
+			s.Setup, s.Scenario, runs, s.Recovered, s.Samples, secondsCell(s.P50Seconds, s), secondsCell(s.P99Seconds, s),
+			w1Cell(s), notRecoveredCell(s), escape(s.Slowest))
 	}
 	return b.String()
 }
 
-func rtoCell(r result, timeout time.Duration) string {
+func secondsCell(v *float64, s summary) string {
 	switch {
-	case r.Error != "":
-		return "error: " + escape(r.Error)
-	case r.Recovered:
-		return fmt.Sprintf("%.1f s", r.RTOSeconds)
-	default:
-		return fmt.Sprintf("**did not recover within %s**", minutes(timeout))
+	case s.Samples == 0:
+		return "—"
+	case v == nil:
+		// Reached a sample that did not recover.
+		return "> " + minutes(time.Duration(s.DidNotRecoverMinutes*float64(time.Minute)))
 	}
+	return fmt.Sprintf("%.1f s", *v)
 }
 
-func movedCell(r result) string {
-	switch {
-	case r.OldNode == "":
+func w1Cell(s summary) string {
+	n := s.W1Observer + s.W1Journal
+	if s.Setup != setupIrisha {
+		return fmt.Sprint(n)
+	}
+	if n == 0 {
+		return "0"
+	}
+	cell := fmt.Sprintf("**%d** (observer %d, journal %d", n, s.W1Observer, s.W1Journal)
+	if s.StaleWrites > 0 {
+		cell += fmt.Sprintf("; the old IRIS wrote %d entries after the takeover, %d of them in flight at the fault", s.StaleWrites, s.InFlightWrites)
+	}
+	return cell + ")"
+}
+
+func notRecoveredCell(s summary) string {
+	if s.Recovered == s.Samples {
 		return ""
-	case r.NewNode == "":
-		return r.OldNode + " → (none)"
-	case r.NewNode == r.OldNode:
-		return r.OldNode + " → same node"
-	default:
-		return r.OldNode + " → " + r.NewNode
 	}
+	return fmt.Sprintf("**within %s** (%d/%d)", minutes(time.Duration(s.DidNotRecoverMinutes*float64(time.Minute))),
+		s.Samples-s.Recovered, s.Samples)
 }
 
-func w1Cell(r result) string {
-	if len(r.W1Violations) == 0 {
-		return "none"
-	}
-	return escape(strings.Join(r.W1Violations, "; "))
-}
-
-func timelineCell(r result) string {
+func timelineCell(i instanceResult, multi bool) string {
 	var parts []string
-	for _, m := range r.Timeline {
+	if multi {
+		parts = append(parts, i.Namespace+":")
+	}
+	var events []string
+	for _, m := range i.Timeline {
 		label, ok := shown[m.Key]
 		if !ok {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s +%.0f", label, m.Seconds))
+		events = append(events, fmt.Sprintf("%s +%.0f", label, m.Seconds))
 	}
-	s := strings.Join(parts, ", ")
-	if !r.Recovered && r.State != "" {
-		s += ". At the end: " + r.State
+	parts = append(parts, strings.Join(events, ", "))
+	s := strings.Join(parts, " ")
+	if i.Recovered {
+		s += fmt.Sprintf(", Ready +%.1f (%s → %s)", i.RTOSeconds, i.OldNode, i.NewNode)
+	} else if i.State != "" {
+		s += ". At the end: " + i.State
+	}
+	if i.AfterUndoSeconds > 0 {
+		s += fmt.Sprintf(" (a pod was Ready only %.1f s after the node came back; not counted)", i.AfterUndoSeconds)
 	}
 	return s
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -15,52 +19,49 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/irisha/irisha/internal/sim"
+	simirisha "github.com/irisha/irisha/internal/sim/irisha"
 	"github.com/irisha/irisha/internal/sim/observe"
+	"github.com/irisha/irisha/internal/sim/proc"
 	"github.com/irisha/irisha/internal/sim/reference"
 )
 
-// Scenarios and setups.
-const (
-	podDelete           = "pod-delete"
-	containerCrash      = "container-crash"
-	drain               = "drain"
-	nodeKill            = "node-kill"
-	nodeKillForceDelete = "node-kill-force-delete"
-)
-
-var (
-	// allScenarios, slowest first so that they start first.
-	allScenarios = []string{nodeKill, nodeKillForceDelete, drain, containerCrash, podDelete}
-	allSetups    = []string{sim.LonghornClass, sim.LocalClass}
-)
-
-// namespace the reference deployment goes to.
-const namespace = "bench"
-
-// bootTimeout bounds booting a cluster and deploying the reference.
-const bootTimeout = 5 * time.Minute
+// settle is how long a frozen or partitioned node runs again, after it was
+// thawed or healed, before the old IRIS is checked: it must have stopped
+// and written nothing after the new writer started.
+const settle = 15 * time.Second
 
 type options struct {
 	setups, scenarios []string
-	timeout           time.Duration
-	parallel, nodes   int
-	fast              bool
-	log               logr.Logger
+	planOptions
+	parallel, nodes int
+	fast            bool
+	workDir         string
+	keep            string // keepAll, keepAnomalies, keepNone
+	log             logr.Logger
+	bins            simirisha.Binaries // built when irisha runs
 }
 
+// -keep values.
+const (
+	keepAll       = "all"
+	keepAnomalies = "anomalies"
+	keepNone      = "none"
+)
+
 func (o options) validate() error {
-	for _, s := range o.scenarios {
-		if !slices.Contains(allScenarios, s) {
-			return fmt.Errorf("unknown scenario %q (known: %s)", s, strings.Join(allScenarios, ", "))
-		}
+	if err := validateNames(o.setups, o.scenarios); err != nil {
+		return err
 	}
-	for _, s := range o.setups {
-		if !slices.Contains(allSetups, s) {
-			return fmt.Errorf("unknown setup %q (known: %s)", s, strings.Join(allSetups, ", "))
-		}
+	if o.parallel < 1 || o.nodes < 2 || o.runs < 1 || o.otherRuns < 1 {
+		return errors.New("need -parallel >= 1, -nodes >= 2, -runs >= 1 and -other-runs >= 1")
 	}
-	if o.parallel < 1 || o.nodes < 2 {
-		return fmt.Errorf("need -parallel >= 1 and -nodes >= 2")
+	if o.timeout <= 0 || o.stuckTimeout <= 0 {
+		return errors.New("need positive -timeout and -stuck-timeout")
+	}
+	switch o.keep {
+	case keepAll, keepAnomalies, keepNone:
+	default:
+		return fmt.Errorf("-keep %q: want %s, %s or %s", o.keep, keepAll, keepAnomalies, keepNone)
 	}
 	return nil
 }
@@ -79,173 +80,379 @@ func (o options) timingsName() string {
 	return "Kubernetes defaults"
 }
 
-// runAll runs every (scenario, setup) pair in a cluster of its own, at most
-// o.parallel at once, and returns the results in table order.
-func runAll(ctx context.Context, o options) ([]result, error) {
-	type job struct{ setup, scenario string }
-	var jobs []job
-	for _, sc := range allScenarios {
-		if !slices.Contains(o.scenarios, sc) {
-			continue
-		}
-		for _, st := range o.setups {
-			jobs = append(jobs, job{st, sc})
-		}
-	}
-	results := make([]result, len(jobs))
-	// Workers take jobs in order, so the slow scenarios start first and the
-	// quick ones fill the slots that free up.
-	next := make(chan int)
+// runAll runs every job in a cluster of its own, as many at once as the
+// -parallel budget allows (jobs weigh 1 to 4), longest first, and returns
+// the runs in table order.
+func runAll(ctx context.Context, o options, pairs []pair) ([]runResult, error) {
+	js := jobs(pairs)
+	results := make([]runResult, len(js))
+	sem := newWeighted(o.parallel)
 	var wg sync.WaitGroup
-	for range min(o.parallel, len(jobs)) {
+	var mu sync.Mutex
+	done := 0
+	for i, j := range js {
+		w := min(weight(j.pair), o.parallel)
+		if err := sem.acquire(ctx, w); err != nil {
+			break
+		}
 		wg.Go(func() {
-			for i := range next {
-				results[i] = runOne(ctx, o, jobs[i].setup, jobs[i].scenario)
-			}
+			defer sem.release(w)
+			results[i] = runOne(ctx, o, j)
+			mu.Lock()
+			done++
+			o.log.Info("Run finished", "setup", j.pair.Setup, "scenario", j.pair.Scenario, "run", j.run,
+				"done", fmt.Sprintf("%d/%d", done, len(js)))
+			mu.Unlock()
 		})
 	}
-	for i := range jobs {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("interrupted: %w", ctx.Err())
 	}
+	order := map[string]int{}
+	for i, p := range pairs {
+		order[p.Setup+"/"+p.Scenario] = i
+	}
 	sort.SliceStable(results, func(a, b int) bool {
-		return slices.Index(allSetups, results[a].Setup) < slices.Index(allSetups, results[b].Setup)
+		ka, kb := order[results[a].Setup+"/"+results[a].Scenario], order[results[b].Setup+"/"+results[b].Scenario]
+		if ka != kb {
+			return ka < kb
+		}
+		return results[a].Run < results[b].Run
 	})
 	return results, nil
 }
 
-// runOne boots a cluster, deploys the reference, injects the fault and
-// measures until recovery or o.timeout.
-func runOne(ctx context.Context, o options, setup, scenario string) result {
-	res := result{Setup: setup, Scenario: scenario}
-	log := o.log.WithValues("setup", setup, "scenario", scenario)
-	bootCtx, cancel := context.WithTimeout(ctx, bootTimeout)
+// app is one deployed application: the reference deployment or an
+// IrisInstance, in a namespace of its own.
+type app struct {
+	ns        string
+	selector  string
+	container string
+	irisha    bool
+
+	old corev1.Pod
+	rto *observe.RTO
+	tl  *observe.Timeline
+	// oldWriter is the IRIS process that wrote the journal before the
+	// fault (irisha).
+	oldWriter int
+}
+
+// runOne boots a cluster, deploys the pair's instances on one node,
+// injects the fault and measures until every instance recovered or the
+// pair's timeout; then it checks W1 (observers and, for irisha, the
+// journals) and stops the cluster.
+func runOne(ctx context.Context, o options, j job) (res runResult) {
+	p := j.pair
+	res = runResult{Setup: p.Setup, Scenario: p.Scenario, Run: j.run}
+	started := time.Now()
+	defer func() { res.WallSeconds = time.Since(started).Seconds() }()
+	log := o.log.WithValues("setup", p.Setup, "scenario", p.Scenario, "run", j.run)
+	bootCtx, cancel := context.WithTimeout(ctx, 3*time.Minute+time.Duration(p.Instances)*15*time.Second)
 	defer cancel()
-	c, err := sim.Start(bootCtx, sim.Options{Nodes: o.nodes, Timings: o.timings(), Log: log})
+	irisha := p.Setup == setupIrisha
+	opts := sim.Options{Nodes: o.nodes, Timings: o.timings(), Log: log, WorkDir: o.workDir, KeepWorkDir: true}
+	if irisha {
+		opts.Runner = simirisha.Runner(o.bins, simirisha.RunnerOptions{})
+	}
+	c, err := sim.Start(bootCtx, opts)
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			log.Error(err, "Stopping the cluster")
-		}
-	}()
+	defer func() { stopCluster(c, o.keep, &res, log) }()
+
 	runCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	sel := labels.SelectorFromSet(labels.Set{"app": "iris"})
+	if irisha {
+		if _, err := simirisha.StartOperator(bootCtx, c, o.bins, simirisha.OperatorOptions{}); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+	}
 	attachRequired, err := observe.AttachRequiredFrom(bootCtx, c.Clientset())
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	w1 := observe.NewW1(sel)
-	rto := observe.NewRTO(namespace, sel, attachRequired)
-	tl := observe.NewTimeline(namespace, sel)
-	if err := observe.Watch(runCtx, c.Clientset(), w1.Sink(), rto.Sink(), tl.Sink()); err != nil {
-		res.Error = err.Error()
-		return res
+	selector := reference.Selector
+	container := reference.Container
+	if irisha {
+		selector, container = irishaSelector, irishaContainer
 	}
-	old, err := deploy(bootCtx, c, setup)
+	sel, err := labels.Parse(selector)
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	log.Info("Reference deployment running; injecting the fault", "pod", old.Name, "node", old.Spec.NodeName)
-	res.OldNode = old.Spec.NodeName
-	faultAt := time.Now()
-	rto.Fault(faultAt, &old)
-	tl.Fault(faultAt, &old)
-	if err := inject(runCtx, c, scenario, old, log); err != nil {
+	w1 := observe.NewW1(sel)
+	if irisha {
+		// The container is the agent, which runs before it holds the Lease;
+		// the journal below checks the writes themselves.
+		w1 = observe.NewW1Writers(sel, observe.RunningReady)
+	}
+	sinks := []observe.Sink{w1.Sink()}
+	var apps []*app
+	for i := range p.Instances {
+		a := &app{ns: fmt.Sprintf("bench-%d", i+1), selector: selector, container: container, irisha: irisha}
+		a.rto = observe.NewRTO(a.ns, sel, attachRequired)
+		a.tl = observe.NewTimeline(a.ns, sel)
+		sinks = append(sinks, a.rto.Sink(), a.tl.Sink())
+		apps = append(apps, a)
+	}
+	if err := observe.Watch(runCtx, c.Clientset(), sinks...); err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	select {
-	case <-rto.Done():
-		res.Recovered = true
-		res.RTOSeconds = rto.Elapsed().Seconds()
-		_, by, _ := rto.Recovered()
-		if p, err := c.Clientset().CoreV1().Pods(namespace).Get(runCtx, by, metav1.GetOptions{}); err == nil {
-			res.NewNode = p.Spec.NodeName
-		}
-	case <-time.After(o.timeout - time.Since(faultAt)):
-		res.TimeoutMinutes = o.timeout.Minutes()
-	case <-ctx.Done():
-		res.Error = ctx.Err().Error()
+
+	// Every instance on one node: the others are cordoned until all run.
+	nodes := c.Nodes()
+	target := nodes[(j.run-1)%len(nodes)]
+	res.Node = target.Name
+	if err := deployAll(bootCtx, c, p.Setup, target.Name, apps); err != nil {
+		res.Error = err.Error()
 		return res
 	}
-	log.Info("Scenario done", "recovered", res.Recovered, "rto", res.RTOSeconds)
-	for _, m := range tl.Milestones() {
-		res.Timeline = append(res.Timeline, milestone{Key: m.Key, Seconds: m.At.Sub(faultAt).Seconds(), Detail: m.Detail})
+	if irisha {
+		for _, a := range apps {
+			a.oldWriter = lastWriter(bootCtx, c, a)
+		}
 	}
-	res.State = finalState(context.WithoutCancel(runCtx), c, old)
+	log.Info("Instances running; injecting the fault", "instances", len(apps), "node", target.Name)
+	faultAt := time.Now()
+	for _, a := range apps {
+		a.rto.Fault(faultAt, &a.old)
+		a.tl.Fault(faultAt, &a.old)
+	}
+	if err := inject(runCtx, c, faultOf(p.Scenario), target, apps, log); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	deadline := time.NewTimer(p.Timeout - time.Since(faultAt))
+	defer deadline.Stop()
+	timedOut := false
+	for _, a := range apps {
+		if timedOut {
+			break
+		}
+		select {
+		case <-a.rto.Done():
+		case <-deadline.C:
+			timedOut = true
+		case <-ctx.Done():
+			res.Error = ctx.Err().Error()
+			return res
+		}
+	}
+	// Recoveries count only while the fault lasts: a frozen or partitioned
+	// node that comes back may let the old pod go, which is no failover.
+	undoAt := time.Now()
+	res.FaultSeconds = undoAt.Sub(faultAt).Seconds()
+	checkCtx := context.WithoutCancel(runCtx)
+	states := map[*app]string{}
+	for _, a := range apps {
+		states[a] = finalState(checkCtx, c, a)
+	}
+	// Undo the fault, let the node run again, then check.
+	switch faultOf(p.Scenario) {
+	case nodeFreeze:
+		if err := target.Thaw(); err != nil {
+			res.Error = err.Error()
+		}
+	case nodePartition:
+		target.Heal()
+	}
+	if f := faultOf(p.Scenario); f == nodeFreeze || f == nodePartition {
+		select {
+		case <-time.After(settle):
+		case <-ctx.Done():
+			res.Error = ctx.Err().Error()
+			return res
+		}
+	}
+	for _, a := range apps {
+		ir := instanceResult{Namespace: a.ns, OldPod: a.old.Name, OldNode: a.old.Spec.NodeName, OldWriter: a.oldWriter}
+		if at, by, ok := a.rto.Recovered(); ok {
+			if at.After(undoAt) {
+				ir.AfterUndoSeconds = at.Sub(undoAt).Seconds()
+			} else {
+				ir.Recovered, ir.RTOSeconds = true, at.Sub(faultAt).Seconds()
+			}
+			ir.NewPod = by
+			if np, err := c.Clientset().CoreV1().Pods(a.ns).Get(checkCtx, by, metav1.GetOptions{}); err == nil {
+				ir.NewNode = np.Spec.NodeName
+			}
+		}
+		for _, m := range a.tl.Milestones() {
+			ir.Timeline = append(ir.Timeline, milestone{Key: m.Key, Seconds: m.At.Sub(faultAt).Seconds(), Detail: m.Detail})
+		}
+		if f := faultOf(p.Scenario); f == nodeFreeze || f == nodePartition {
+			back := milestone{Key: milestoneNodeBack, Seconds: res.FaultSeconds, Detail: target.Name}
+			at, _ := slices.BinarySearchFunc(ir.Timeline, back.Seconds, func(m milestone, s float64) int { return cmp.Compare(m.Seconds, s) })
+			ir.Timeline = slices.Insert(ir.Timeline, at, back)
+		}
+		ir.State = states[a]
+		if irisha {
+			checkJournal(checkCtx, c, a, faultAt, &ir)
+		}
+		res.Instances = append(res.Instances, ir)
+	}
 	for _, v := range w1.Violations() {
-		res.W1Violations = append(res.W1Violations, fmt.Sprintf("%s %s %v", v.Kind, v.Subject, v.Holders))
+		res.W1Violations = append(res.W1Violations, fmt.Sprintf("%s %s %v at %+.1f s for %s", v.Kind, v.Subject, v.Holders,
+			v.Start.Sub(faultAt).Seconds(), violationLength(v)))
 	}
+	log.Info("Run done", "recovered", res.recovered(), "of", len(res.Instances), "w1", res.w1Count())
 	return res
 }
 
-func deploy(ctx context.Context, c *sim.Cluster, setup string) (corev1.Pod, error) {
-	if err := c.CreateNamespace(ctx, namespace); err != nil {
-		return corev1.Pod{}, err
+func violationLength(v observe.Violation) string {
+	if v.End.IsZero() {
+		return "the rest of the run"
 	}
+	return fmt.Sprintf("%.1f s", v.End.Sub(v.Start).Seconds())
+}
+
+// stopCluster stops the cluster, makes sure no IRIS process of it
+// survives (they are killed by PID if one does, and that is reported),
+// and removes the work directory unless it is to be kept.
+func stopCluster(c *sim.Cluster, keep string, res *runResult, log logr.Logger) {
+	if err := c.Stop(); err != nil {
+		log.Error(err, "Stopping the cluster")
+	}
+	for _, ir := range res.Instances {
+		for _, pid := range append([]int{ir.OldWriter}, ir.Writers...) {
+			if pid > 0 && proc.Alive(pid) {
+				res.Leftovers = append(res.Leftovers, pid)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	for _, pid := range c.PIDs() {
+		if proc.Alive(pid) {
+			res.Leftovers = append(res.Leftovers, pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if keep == keepAll || (keep == keepAnomalies && res.anomalous()) {
+		res.WorkDir = c.Dir()
+		return
+	}
+	if err := os.RemoveAll(c.Dir()); err != nil {
+		log.Error(err, "Removing the work directory")
+	}
+}
+
+// deployAll deploys every app with every node but target cordoned, waits
+// until each has one Ready pod, and uncordons the other nodes.
+func deployAll(ctx context.Context, c *sim.Cluster, setup, target string, apps []*app) error {
+	var others []string
+	for _, n := range c.Nodes() {
+		if n.Name != target {
+			others = append(others, n.Name)
+		}
+	}
+	for _, n := range others {
+		if err := c.Cordon(ctx, n); err != nil {
+			return err
+		}
+	}
+	for _, a := range apps {
+		if err := c.CreateNamespace(ctx, a.ns); err != nil {
+			return err
+		}
+		var err error
+		if a.irisha {
+			err = createInstance(ctx, c, a.ns)
+		} else {
+			err = createReference(ctx, c, setup, a.ns)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, a := range apps {
+		pods, err := sim.WaitForPods(ctx, c.Clientset(), a.ns, a.selector, func(pods []corev1.Pod) bool {
+			return len(pods) == 1 && sim.PodReady(&pods[0])
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for the pod in %s: %w", a.ns, err)
+		}
+		a.old = pods[0]
+		if a.old.Spec.NodeName != target {
+			return fmt.Errorf("pod %s/%s runs on %s, not on %s", a.ns, a.old.Name, a.old.Spec.NodeName, target)
+		}
+	}
+	for _, n := range others {
+		if err := c.Uncordon(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createReference(ctx context.Context, c *sim.Cluster, setup, ns string) error {
 	manifests, err := reference.WithStorageClass(setup)
 	if err != nil {
-		return corev1.Pod{}, err
+		return err
 	}
-	if err := c.Create(ctx, namespace, manifests); err != nil {
-		return corev1.Pod{}, err
-	}
-	pods, err := sim.WaitForPods(ctx, c.Clientset(), namespace, reference.Selector, func(pods []corev1.Pod) bool {
-		return len(pods) == 1 && sim.PodReady(&pods[0])
-	})
-	if err != nil {
-		return corev1.Pod{}, err
-	}
-	return pods[0], nil
+	return c.Create(ctx, ns, manifests)
 }
 
 // inject starts the fault. Drain and the force delete continue in the
 // background, as an operator's commands would.
-func inject(ctx context.Context, c *sim.Cluster, scenario string, old corev1.Pod, log logr.Logger) error {
-	switch scenario {
+func inject(ctx context.Context, c *sim.Cluster, fault string, node *sim.Node, apps []*app, log logr.Logger) error {
+	switch fault {
 	case podDelete:
-		return c.DeletePod(ctx, namespace, old.Name)
+		for _, a := range apps {
+			if err := c.DeletePod(ctx, a.ns, a.old.Name); err != nil {
+				return err
+			}
+		}
+		return nil
 	case containerCrash:
-		return c.CrashContainer(ctx, namespace, old.Name, reference.Container)
+		for _, a := range apps {
+			if err := c.CrashContainer(ctx, a.ns, a.old.Name, a.container); err != nil {
+				return err
+			}
+		}
+		return nil
 	case drain:
 		go func() {
-			if err := c.Drain(ctx, old.Spec.NodeName); err != nil && ctx.Err() == nil {
+			if err := c.Drain(ctx, node.Name); err != nil && ctx.Err() == nil {
 				log.Error(err, "Drain")
 			}
 		}()
 		return nil
 	case nodeKill:
-		return c.Node(old.Spec.NodeName).Kill()
+		return node.Kill()
 	case nodeKillForceDelete:
-		if err := c.Node(old.Spec.NodeName).Kill(); err != nil {
+		if err := node.Kill(); err != nil {
 			return err
 		}
 		// The documented manual remedy: once Kubernetes has marked the pod
 		// for deletion, an admin force-deletes it.
-		go func() {
-			if err := forceDeleteWhenTerminating(ctx, c, old); err != nil && ctx.Err() == nil {
-				log.Error(err, "Force delete")
-			}
-		}()
+		for _, a := range apps {
+			go func() {
+				if err := forceDeleteWhenTerminating(ctx, c, a); err != nil && ctx.Err() == nil {
+					log.Error(err, "Force delete")
+				}
+			}()
+		}
+		return nil
+	case nodeFreeze:
+		return node.Freeze()
+	case nodePartition:
+		node.Partition()
 		return nil
 	}
-	return fmt.Errorf("unknown scenario %q", scenario)
+	return fmt.Errorf("unknown fault %q", fault)
 }
 
-func forceDeleteWhenTerminating(ctx context.Context, c *sim.Cluster, old corev1.Pod) error {
-	_, err := sim.WaitForPods(ctx, c.Clientset(), namespace, reference.Selector, func(pods []corev1.Pod) bool {
+func forceDeleteWhenTerminating(ctx context.Context, c *sim.Cluster, a *app) error {
+	_, err := sim.WaitForPods(ctx, c.Clientset(), a.ns, a.selector, func(pods []corev1.Pod) bool {
 		for _, p := range pods {
-			if p.UID == old.UID {
+			if p.UID == a.old.UID {
 				return p.DeletionTimestamp != nil
 			}
 		}
@@ -255,23 +462,24 @@ func forceDeleteWhenTerminating(ctx context.Context, c *sim.Cluster, old corev1.
 		return err
 	}
 	zero := int64(0)
-	err = c.Clientset().CoreV1().Pods(namespace).Delete(ctx, old.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	err = c.Clientset().CoreV1().Pods(a.ns).Delete(ctx, a.old.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	if err != nil {
-		return fmt.Errorf("force-deleting %s: %w", old.Name, err)
+		return fmt.Errorf("force-deleting %s/%s: %w", a.ns, a.old.Name, err)
 	}
 	return nil
 }
 
-// finalState describes the application's pods when the run ended.
-func finalState(ctx context.Context, c *sim.Cluster, old corev1.Pod) string {
-	pods, err := c.Clientset().CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: reference.Selector})
+// finalState describes the application's pods at the end of the fault
+// (recovery or timeout).
+func finalState(ctx context.Context, c *sim.Cluster, a *app) string {
+	pods, err := c.Clientset().CoreV1().Pods(a.ns).List(ctx, metav1.ListOptions{LabelSelector: a.selector})
 	if err != nil {
 		return "unknown: " + err.Error()
 	}
 	var parts []string
 	for _, p := range pods.Items {
 		role := "replacement"
-		if p.UID == old.UID {
+		if p.UID == a.old.UID {
 			role = "old pod"
 		}
 		parts = append(parts, fmt.Sprintf("%s %s", role, describePod(&p)))
@@ -297,5 +505,68 @@ func describePod(p *corev1.Pod) string {
 			return fmt.Sprintf("%s on %s (%s)", cs.State.Waiting.Reason, p.Spec.NodeName, cs.State.Waiting.Message)
 		}
 	}
-	return fmt.Sprintf("%s on %s", p.Status.Phase, p.Spec.NodeName)
+	ready := ""
+	if sim.PodReady(p) {
+		ready = " Ready"
+	}
+	return fmt.Sprintf("%s%s on %s", p.Status.Phase, ready, p.Spec.NodeName)
+}
+
+// weighted is a counting semaphore whose holders take several units;
+// waiters are served in order.
+type weighted struct {
+	mu    sync.Mutex
+	free  int
+	queue []chan struct{}
+	need  []int
+}
+
+func newWeighted(n int) *weighted { return &weighted{free: n} }
+
+func (w *weighted) acquire(ctx context.Context, n int) error {
+	w.mu.Lock()
+	if len(w.queue) == 0 && w.free >= n {
+		w.free -= n
+		w.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	w.queue, w.need = append(w.queue, ch), append(w.need, n)
+	w.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		select {
+		case <-ch: // granted meanwhile: give it back
+			w.free += n
+			w.grantLocked()
+		default:
+			for i, q := range w.queue {
+				if q == ch {
+					w.queue = append(w.queue[:i], w.queue[i+1:]...)
+					w.need = append(w.need[:i], w.need[i+1:]...)
+					break
+				}
+			}
+		}
+		return ctx.Err()
+	}
+}
+
+func (w *weighted) release(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.free += n
+	w.grantLocked()
+}
+
+func (w *weighted) grantLocked() {
+	for len(w.queue) > 0 && w.free >= w.need[0] {
+		w.free -= w.need[0]
+		close(w.queue[0])
+		w.queue, w.need = w.queue[1:], w.need[1:]
+	}
 }

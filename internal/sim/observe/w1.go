@@ -35,6 +35,7 @@ type Violation struct {
 // W1 is the single-writer checker's core. It is safe for concurrent use.
 type W1 struct {
 	selector labels.Selector
+	mayWrite func(*corev1.Pod) bool
 
 	mu    sync.Mutex
 	vas   map[string]vaInfo
@@ -53,9 +54,15 @@ type podInfo struct {
 	running   bool
 }
 
-// NewW1 checks volumes and the pods matching selector (per namespace).
-func NewW1(selector labels.Selector) *W1 {
-	return &W1{selector: selector, vas: map[string]vaInfo{}, pods: map[string]podInfo{}, open: map[string]*Violation{}}
+// NewW1 checks volumes and the pods matching selector (per namespace); a
+// pod counts as a writer while a container of it runs (Running), which is
+// right when the container is IRIS itself, as in the reference deployment.
+func NewW1(selector labels.Selector) *W1 { return NewW1Writers(selector, Running) }
+
+// NewW1Writers is NewW1 with mayWrite deciding which pods count as writers
+// (RunningReady for irisha's pods).
+func NewW1Writers(selector labels.Selector, mayWrite func(*corev1.Pod) bool) *W1 {
+	return &W1{selector: selector, mayWrite: mayWrite, vas: map[string]vaInfo{}, pods: map[string]podInfo{}, open: map[string]*Violation{}}
 }
 
 // VolumeAttachment records a VolumeAttachment's state at t.
@@ -91,7 +98,7 @@ func (w *W1) Pod(t time.Time, p *corev1.Pod, deleted bool) {
 	if deleted {
 		delete(w.pods, key)
 	} else {
-		w.pods[key] = podInfo{namespace: p.Namespace, running: Running(p)}
+		w.pods[key] = podInfo{namespace: p.Namespace, running: w.mayWrite(p)}
 	}
 	var running []string
 	for k, v := range w.pods {
@@ -145,6 +152,23 @@ func Running(p *corev1.Pod) bool {
 	for _, c := range p.Status.ContainerStatuses {
 		if c.State.Running != nil {
 			return true
+		}
+	}
+	return false
+}
+
+// RunningReady counts a pod whose container is irisha's agent: the agent
+// runs while it waits for the fencing Lease, before it starts IRIS, so a
+// running container is no writer yet. It reports Ready only while it holds
+// the Lease and IRIS runs. A pod on a lost node keeps its last Ready
+// condition, so it counts until it is deleted, as Running does.
+func RunningReady(p *corev1.Pod) bool {
+	if !Running(p) {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
 		}
 	}
 	return false

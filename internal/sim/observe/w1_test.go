@@ -101,3 +101,39 @@ func TestW1TwoPodsRunningOpenAndPerNamespace(t *testing.T) {
 		t.Fatalf("got %+v", v)
 	}
 }
+
+// TestW1IrishaAgentWaitingForTheLeaseIsNoWriter: a replacement whose agent
+// runs but is not Ready (it waits for the Lease) next to the old Ready pod
+// is no violation under RunningReady, but two Ready pods are, and so is a
+// stale Ready pod left on a lost node next to a Ready replacement.
+func TestW1IrishaAgentWaitingForTheLeaseIsNoWriter(t *testing.T) {
+	ready := func(p *corev1.Pod, ok bool) *corev1.Pod {
+		s := corev1.ConditionFalse
+		if ok {
+			s = corev1.ConditionTrue
+		}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: s}}
+		return p
+	}
+	sel := labels.SelectorFromSet(labels.Set{"app": "iris"})
+	w := NewW1Writers(sel, RunningReady)
+	plain := NewW1(sel)
+	for _, w := range []*W1{w, plain} {
+		w.Pod(at(0), ready(pod("a", "old", true, "iris"), true), false)
+		w.Pod(at(1), ready(pod("a", "new", true, "iris"), false), false)
+	}
+	if v := w.Violations(); len(v) != 0 {
+		t.Fatalf("an agent waiting for the Lease counted as a writer: %+v", v)
+	}
+	if v := plain.Violations(); len(v) != 1 {
+		t.Fatalf("NewW1 must count every running container: %+v", v)
+	}
+	w.Pod(at(2), ready(pod("a", "new", true, "iris"), true), false)
+	v := w.Violations()
+	if len(v) != 1 || v[0].Kind != AppMultiRunning || !v[0].Start.Equal(at(2)) {
+		t.Fatalf("two Ready pods must be a violation: %+v", v)
+	}
+	if RunningReady(ready(pod("a", "x", false, "iris"), true)) {
+		t.Error("a pod whose containers do not run is no writer")
+	}
+}

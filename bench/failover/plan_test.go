@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/irisha/irisha/internal/iris/fakeiris"
+)
+
+func TestPlan(t *testing.T) {
+	o := testOptions()
+	pairs := plan(o.setups, o.scenarios, o.planOptions)
+	find := func(setup, scenario string) *pair {
+		for i := range pairs {
+			if pairs[i].Setup == setup && pairs[i].Scenario == scenario {
+				return &pairs[i]
+			}
+		}
+		return nil
+	}
+	if find(setupIrisha, nodeKillForceDelete) != nil {
+		t.Fatal("irisha runs the reference's manual force delete")
+	}
+	if p := find(setupIrisha, nodeKill); p == nil || p.Runs < 20 || p.Timeout != 15*time.Minute {
+		t.Fatalf("irisha node-kill: %+v, want >= 20 runs by default", p)
+	}
+	if p := find(setupIrisha, nodeKillX30); p == nil || p.Instances != 30 || p.Runs != 3 {
+		t.Fatalf("irisha x30: %+v", p)
+	}
+	if p := find(setupLonghorn, nodeKill); p == nil || !p.Stuck || p.Runs != 1 || p.Timeout != 7*time.Minute {
+		t.Fatalf("longhorn node-kill: %+v", p)
+	}
+	if p := find(setupLonghorn, nodeKillForceDelete); p == nil || p.Stuck || p.Runs != 1 || p.Timeout != 15*time.Minute {
+		t.Fatalf("longhorn force delete recovers after ~12 min: %+v", p)
+	}
+	if p := find(setupLocal, drain); p == nil || !p.Stuck {
+		t.Fatalf("local-disk drain: %+v", p)
+	}
+	if p := find(setupLonghorn, drain); p == nil || p.Stuck || p.Runs != 3 {
+		t.Fatalf("longhorn drain: %+v", p)
+	}
+	// Table order: setups, then scenarios.
+	if pairs[0].Setup != setupLonghorn || pairs[0].Scenario != podDelete || pairs[len(pairs)-1].Setup != setupIrisha {
+		t.Fatalf("order: first %+v last %+v", pairs[0], pairs[len(pairs)-1])
+	}
+	// -runs 1 (smoke test): one run of everything.
+	o.runs = 1
+	for _, p := range plan(o.setups, o.scenarios, o.planOptions) {
+		if p.Runs != 1 {
+			t.Fatalf("-runs 1: %+v", p)
+		}
+	}
+}
+
+func TestJobsLongestFirst(t *testing.T) {
+	pairs := []pair{
+		{Setup: setupIrisha, Scenario: podDelete, Runs: 2, Instances: 1, Timeout: time.Minute},
+		{Setup: setupLonghorn, Scenario: nodeKill, Runs: 1, Instances: 1, Timeout: 7 * time.Minute, Stuck: true},
+		{Setup: setupIrisha, Scenario: nodeKillX30, Runs: 1, Instances: 30, Timeout: time.Minute},
+	}
+	js := jobs(pairs)
+	if len(js) != 4 {
+		t.Fatalf("%d jobs", len(js))
+	}
+	if js[0].pair.Scenario != nodeKill || js[1].pair.Scenario != nodeKillX30 || js[2].run != 1 || js[3].run != 2 {
+		t.Fatalf("order %+v", js)
+	}
+}
+
+func TestStaleWrites(t *testing.T) {
+	at := func(s float64) time.Time { return time.Unix(1000, 0).Add(time.Duration(s * float64(time.Second))) }
+	e := func(seq int64, pid int, s float64) fakeiris.JournalEntry {
+		return fakeiris.JournalEntry{Seq: seq, PID: pid, At: at(s)}
+	}
+	fault := at(0.15)
+	clean := []fakeiris.JournalEntry{e(1, 10, 0), e(2, 10, 0.1), e(3, 20, 5), e(4, 20, 5.1)}
+	if n, _, start := staleWrites(clean, 10, fault); n != 0 || !start.Equal(at(5)) {
+		t.Fatalf("clean handover: %d stale writes, new writer at %v", n, start)
+	}
+	// The frozen old IRIS resumes: a write stamped before the freeze lands
+	// after the new writer's entries, then it writes once more.
+	dirty := append(append([]fakeiris.JournalEntry(nil), clean...), e(3, 10, 0.12), e(5, 20, 5.3), e(4, 10, 5.3))
+	if n, inFlight, start := staleWrites(dirty, 10, fault); n != 2 || inFlight != 1 || !start.Equal(at(5)) {
+		t.Fatalf("stale writes %d in flight %d start %v", n, inFlight, start)
+	}
+	if n, _, _ := staleWrites(dirty, 0, fault); n != 0 {
+		t.Fatal("no old writer known, yet stale writes")
+	}
+	if n, _, _ := staleWrites([]fakeiris.JournalEntry{e(1, 10, 0), e(2, 10, 1)}, 10, fault); n != 0 {
+		t.Fatal("no new writer, yet stale writes")
+	}
+	// A third writer after the new one does not make the new one stale.
+	if n, _, _ := staleWrites(append(clean, e(5, 30, 6)), 20, fault); n != 0 {
+		t.Fatal("a later hand-over counted against the previous writer")
+	}
+}
+
+func TestWeighted(t *testing.T) {
+	w := newWeighted(3)
+	ctx := context.Background()
+	if err := w.acquire(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int, 2)
+	go func() {
+		_ = w.acquire(ctx, 3) // waits for everything
+		got <- 3
+	}()
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-got:
+		t.Fatal("acquired 3 of 3 while 2 are held")
+	default:
+	}
+	w.release(2)
+	select {
+	case n := <-got:
+		if n != 3 {
+			t.Fatal(n)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("not granted after release")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := w.acquire(cctx, 1); err == nil {
+		t.Fatal("acquired with a cancelled context while full")
+	}
+	w.release(3)
+	if err := w.acquire(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+}
