@@ -30,15 +30,20 @@ const (
 	irishaLeaseSeconds = 10
 )
 
-// irishaSpec is the instance the benchmark runs: class longhorn, failover
-// mode Lease with a 10 s Lease; everything else defaulted.
-func irishaSpec(ns string) *v1alpha1.IrisInstance {
+// irishaSpec is the instance the benchmark runs for the setup: class
+// longhorn, failover mode Lease (or NodeShutdown) with a 10 s Lease;
+// everything else defaulted.
+func irishaSpec(ns, setup string) *v1alpha1.IrisInstance {
+	mode := v1alpha1.FailoverLease
+	if setup == setupIrishaShutdown {
+		mode = v1alpha1.FailoverNodeShutdown
+	}
 	return &v1alpha1.IrisInstance{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: irishaInstance},
 		Spec: v1alpha1.IrisInstanceSpec{
 			Image:    irishaImage,
 			Storage:  v1alpha1.StorageSpec{ClassName: ptr.To(sim.LonghornClass), Size: resource.MustParse("1Gi")},
-			Failover: v1alpha1.FailoverSpec{Mode: v1alpha1.FailoverLease, LeaseDurationSeconds: irishaLeaseSeconds},
+			Failover: v1alpha1.FailoverSpec{Mode: mode, LeaseDurationSeconds: irishaLeaseSeconds},
 		},
 	}
 }
@@ -51,12 +56,12 @@ func irishaClient(c *sim.Cluster) (client.Client, error) {
 	return client.New(c.RESTConfig(), client.Options{Scheme: scheme})
 }
 
-func createInstance(ctx context.Context, c *sim.Cluster, ns string) error {
+func createInstance(ctx context.Context, c *sim.Cluster, ns, setup string) error {
 	cl, err := irishaClient(c)
 	if err != nil {
 		return err
 	}
-	if err := cl.Create(ctx, irishaSpec(ns)); err != nil {
+	if err := cl.Create(ctx, irishaSpec(ns, setup)); err != nil {
 		return fmt.Errorf("creating IrisInstance %s/%s: %w", ns, irishaInstance, err)
 	}
 	return nil
@@ -65,7 +70,8 @@ func createInstance(ctx context.Context, c *sim.Cluster, ns string) error {
 // journal reads the instance's fake IRIS journal: its entries and the W1
 // check's verdict ("" when one writer at every moment).
 func journal(ctx context.Context, c *sim.Cluster, ns string) ([]fakeiris.JournalEntry, string, error) {
-	dir, err := simirisha.DataDir(ctx, c, irishaSpec(ns))
+	// The data directory does not depend on the failover mode.
+	dir, err := simirisha.DataDir(ctx, c, irishaSpec(ns, setupIrisha))
 	if err != nil {
 		return nil, "", err
 	}

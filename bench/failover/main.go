@@ -75,7 +75,7 @@ func run() error {
 		return fmt.Errorf("nothing to run")
 	}
 	for _, p := range pairs {
-		if p.Setup == setupIrisha {
+		if isIrisha(p.Setup) {
 			dir, err := os.MkdirTemp(o.workDir, "irisha-bench-bin-")
 			if err != nil {
 				return err

@@ -10,11 +10,14 @@ import (
 	"github.com/irisha/irisha/internal/sim"
 )
 
-// Setups: the reference deployment on two storage classes, and irisha.
+// Setups: the reference deployment on two storage classes, and irisha in
+// failover mode Lease and in mode NodeShutdown (with a simulated fence
+// agent that powers a NotReady node off).
 const (
-	setupLonghorn = sim.LonghornClass
-	setupLocal    = sim.LocalClass
-	setupIrisha   = "irisha"
+	setupLonghorn       = sim.LonghornClass
+	setupLocal          = sim.LocalClass
+	setupIrisha         = "irisha"
+	setupIrishaShutdown = "irisha-nodeshutdown"
 )
 
 // Scenarios.
@@ -31,13 +34,15 @@ const (
 )
 
 var (
-	allSetups = []string{setupLonghorn, setupLocal, setupIrisha}
+	allSetups = []string{setupLonghorn, setupLocal, setupIrisha, setupIrishaShutdown}
 	// allScenarios in table order.
 	allScenarios = []string{podDelete, containerCrash, drain, nodeKill, nodeKillForceDelete,
 		nodeFreeze, nodePartition, nodeKillX10, nodeKillX30}
 )
 
-func isReference(setup string) bool { return setup != setupIrisha }
+func isReference(setup string) bool { return !isIrisha(setup) }
+
+func isIrisha(setup string) bool { return setup == setupIrisha || setup == setupIrishaShutdown }
 
 // instancesOf is how many instances the scenario puts on the faulty node.
 func instancesOf(scenario string) int {
@@ -69,9 +74,16 @@ func nodeFault(scenario string) bool {
 }
 
 // applies says whether the scenario runs on the setup: the force delete is
-// the reference's manual remedy; irisha does it itself.
+// the reference's manual remedy, which irisha does itself; mode
+// NodeShutdown differs from mode Lease only after a single node's loss.
 func applies(setup, scenario string) bool {
-	return !(setup == setupIrisha && scenario == nodeKillForceDelete)
+	switch setup {
+	case setupIrisha:
+		return scenario != nodeKillForceDelete
+	case setupIrishaShutdown:
+		return scenario == nodeKill || scenario == nodeFreeze || scenario == nodePartition
+	}
+	return true
 }
 
 // knownStuck are the reference's cases that never recover on their own

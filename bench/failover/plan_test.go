@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,8 +41,17 @@ func TestPlan(t *testing.T) {
 	if p := find(setupLonghorn, drain); p == nil || p.Stuck || p.Runs != 3 {
 		t.Fatalf("longhorn drain: %+v", p)
 	}
+	var shutdown []string
+	for _, p := range pairs {
+		if p.Setup == setupIrishaShutdown {
+			shutdown = append(shutdown, p.Scenario)
+		}
+	}
+	if want := []string{nodeKill, nodeFreeze, nodePartition}; !slices.Equal(shutdown, want) {
+		t.Fatalf("irisha in mode NodeShutdown runs %v, want the single-node losses %v", shutdown, want)
+	}
 	// Table order: setups, then scenarios.
-	if pairs[0].Setup != setupLonghorn || pairs[0].Scenario != podDelete || pairs[len(pairs)-1].Setup != setupIrisha {
+	if pairs[0].Setup != setupLonghorn || pairs[0].Scenario != podDelete || pairs[len(pairs)-1].Setup != setupIrishaShutdown {
 		t.Fatalf("order: first %+v last %+v", pairs[0], pairs[len(pairs)-1])
 	}
 	// -runs 1 (smoke test): one run of everything.

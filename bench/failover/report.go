@@ -102,7 +102,7 @@ func (r runResult) anomalous() bool {
 	if r.Error != "" || r.w1Count() > 0 || len(r.Leftovers) > 0 {
 		return true
 	}
-	if r.Setup != setupIrisha {
+	if isReference(r.Setup) {
 		// The reference not recovering is what it is known for.
 		return false
 	}
@@ -113,7 +113,7 @@ func (r runResult) anomalous() bool {
 		if i.JournalError != "" {
 			return true
 		}
-		if nodeFault(r.Scenario) && i.RTOSeconds > goalSeconds(r.Scenario) {
+		if r.Setup == setupIrisha && nodeFault(r.Scenario) && i.RTOSeconds > goalSeconds(r.Scenario) {
 			return true
 		}
 	}
@@ -271,7 +271,7 @@ func secondsCell(v *float64, s summary) string {
 
 func w1Cell(s summary) string {
 	n := s.W1Observer + s.W1Journal
-	if s.Setup != setupIrisha {
+	if isReference(s.Setup) {
 		return fmt.Sprint(n)
 	}
 	if n == 0 {

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
 	"github.com/irisha/irisha/internal/sim/observe"
@@ -151,7 +152,7 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 	log := o.log.WithValues("setup", p.Setup, "scenario", p.Scenario, "run", j.run)
 	bootCtx, cancel := context.WithTimeout(ctx, 3*time.Minute+time.Duration(p.Instances)*15*time.Second)
 	defer cancel()
-	irisha := p.Setup == setupIrisha
+	irisha := isIrisha(p.Setup)
 	opts := sim.Options{Nodes: o.nodes, Timings: o.timings(), Log: log, WorkDir: o.workDir, KeepWorkDir: true}
 	if irisha {
 		opts.Runner = simirisha.Runner(o.bins, simirisha.RunnerOptions{})
@@ -170,6 +171,12 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 			res.Error = err.Error()
 			return res
 		}
+	}
+	if p.Setup == setupIrishaShutdown {
+		// Mode NodeShutdown waits for this confirmation. The agent powers a
+		// node off as soon as it is NotReady: a real one adds its health
+		// checker's delay and the power-off itself.
+		c.StartFenceAgent(runCtx, sim.FenceAgentOptions{Annotation: v1alpha1.AnnotationNodeFenced})
 	}
 	attachRequired, err := observe.AttachRequiredFrom(bootCtx, c.Clientset())
 	if err != nil {
@@ -257,8 +264,11 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 	// Undo the fault, let the node run again, then check.
 	switch faultOf(p.Scenario) {
 	case nodeFreeze:
-		if err := target.Thaw(); err != nil {
-			res.Error = err.Error()
+		// Unless the fence agent has powered it off meanwhile.
+		if target.State() == sim.NodeFrozen {
+			if err := target.Thaw(); err != nil {
+				res.Error = err.Error()
+			}
 		}
 	case nodePartition:
 		target.Heal()
@@ -363,7 +373,7 @@ func deployAll(ctx context.Context, c *sim.Cluster, setup, target string, apps [
 		}
 		var err error
 		if a.irisha {
-			err = createInstance(ctx, c, a.ns)
+			err = createInstance(ctx, c, a.ns, setup)
 		} else {
 			err = createReference(ctx, c, setup, a.ns)
 		}

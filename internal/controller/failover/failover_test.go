@@ -423,3 +423,63 @@ func TestRestartedOperatorFinishesTheFailover(t *testing.T) {
 		t.Errorf("failovers %d, record %+v: the restart started a second failover or lost the first", st.Failovers, st.LastFailover)
 	}
 }
+
+// TestNodeShutdownWaitsForTheFenceAgent: in mode NodeShutdown an expired
+// Lease on a NotReady node is not enough; only once the fence agent
+// confirms the node off does the operator taint it out-of-service (and
+// leave the attachment to Kubernetes' force detach), force-delete the pod
+// and hand the Lease over; the taint goes once the node is Ready again.
+func TestNodeShutdownWaitsForTheFenceAgent(t *testing.T) {
+	ctx := t.Context()
+	ns := newNamespace(t, ctx)
+	startOperator(t, ns, nil)
+	f := newFixture(t, ctx, ns, v1alpha1.FailoverNodeShutdown)
+	setNodeReady(t, ctx, f.node1, corev1.ConditionUnknown)
+
+	eventually(t, ctx, "the verdict Suspect, awaiting shutdown", func(ctx context.Context) bool {
+		st := f.instance(ctx).Status
+		return st.Fencing == v1alpha1.FencingSuspect && time.Since(f.renewedAt) > leaseDuration+fencing.DefaultTiming().SkewMargin
+	})
+	time.Sleep(time.Second) // a few more reconciles of an expired Lease
+	if f.podGone(ctx) || hasOutOfService(f.node(ctx, f.node1)) || f.lease(ctx).Spec.HolderIdentity == nil || f.instance(ctx).Status.LastFailover != nil {
+		t.Fatal("mode NodeShutdown acted before the node was confirmed off")
+	}
+
+	n := f.node(ctx, f.node1)
+	patch := client.MergeFrom(n.DeepCopy())
+	metav1.SetMetaDataAnnotation(&n.ObjectMeta, v1alpha1.AnnotationNodeFenced, "true") // the fence agent's word
+	if err := env.Client.Patch(ctx, n, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, "the node tainted out-of-service, the pod deleted, the Lease handed over", func(ctx context.Context) bool {
+		n := f.node(ctx, f.node1)
+		return hasOutOfService(n) && n.Annotations[v1alpha1.AnnotationOutOfService] == "true" && f.podGone(ctx) && f.lease(ctx).Spec.HolderIdentity == nil
+	})
+	if rec := f.instance(ctx).Status.LastFailover; rec == nil || rec.Reason != fencing.ReasonNodeShutdown {
+		t.Fatalf("status.lastFailover = %+v", rec)
+	}
+	if f.attachmentGone(ctx) || f.node(ctx, f.node1).Spec.Unschedulable {
+		t.Error("with the out-of-service taint the attach/detach controller detaches: irisha must not delete the attachment or cordon")
+	}
+
+	f.runPod(t, ctx, "iris-b", f.node2)
+	eventually(t, ctx, "the failover completed", func(ctx context.Context) bool {
+		st := f.instance(ctx).Status
+		return st.LastFailover != nil && st.LastFailover.ReadyAt != nil && st.Failovers == 1
+	})
+	if !hasOutOfService(f.node(ctx, f.node1)) {
+		t.Fatal("the taint went before the node came back")
+	}
+	time.Sleep(time.Second) // conditions are stamped in whole seconds
+	setNodeReady(t, ctx, f.node1, corev1.ConditionTrue)
+	eventually(t, ctx, "the taint removed once the node is back", func(ctx context.Context) bool {
+		n := f.node(ctx, f.node1)
+		return !hasOutOfService(n) && n.Annotations[v1alpha1.AnnotationOutOfService] == ""
+	})
+}
+
+func hasOutOfService(n *corev1.Node) bool {
+	return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+		return t.Key == failover.TaintOutOfService && t.Effect == corev1.TaintEffectNoExecute
+	})
+}
