@@ -41,26 +41,8 @@ func TestNodeLossFailover(t *testing.T) {
 	b := boot(ctx, t)
 	c, cl := b.cluster, b.client
 	cs := c.Clientset()
-	if err := c.CreateNamespace(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
 	selector := resources.LabelIrisInstance + "=" + instName
-	w1 := observe.NewW1(labels.SelectorFromSet(labels.Set{resources.LabelIrisInstance: instName}))
-	if err := observe.Watch(ctx, cs, w1.Sink()); err != nil {
-		t.Fatal(err)
-	}
-
-	inst := &v1alpha1.IrisInstance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: instName},
-		Spec: v1alpha1.IrisInstanceSpec{
-			Image:    "iris:sim",
-			Storage:  v1alpha1.StorageSpec{ClassName: ptr.To(sim.LonghornClass), Size: resource.MustParse("1Gi")},
-			Failover: v1alpha1.FailoverSpec{Mode: v1alpha1.FailoverLease, LeaseDurationSeconds: 5},
-		},
-	}
-	if err := cl.Create(ctx, inst); err != nil {
-		t.Fatal(err)
-	}
+	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
 	readyPod := func(not ...types.UID) corev1.Pod {
 		t.Helper()
 		pods, err := sim.WaitForPods(ctx, cs, ns, selector, func(p []corev1.Pod) bool {
@@ -116,6 +98,32 @@ func TestNodeLossFailover(t *testing.T) {
 	if v := w1.Violations(); len(v) > 0 {
 		t.Errorf("W1 violations: %+v", v)
 	}
+}
+
+// deployWatched creates instance instName in namespace ns with a 5 s Lease
+// in the given failover mode, and a W1 checker of its pods (mayWrite) and
+// volume that watches from before the first pod.
+func deployWatched(ctx context.Context, t *testing.T, b *booted, mode v1alpha1.FailoverMode, mayWrite func(*corev1.Pod) bool) (*v1alpha1.IrisInstance, *observe.W1) {
+	t.Helper()
+	if err := b.cluster.CreateNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	w1 := observe.NewW1Writers(labels.SelectorFromSet(labels.Set{resources.LabelIrisInstance: instName}), mayWrite)
+	if err := observe.Watch(ctx, b.cluster.Clientset(), w1.Sink()); err != nil {
+		t.Fatal(err)
+	}
+	inst := &v1alpha1.IrisInstance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: instName},
+		Spec: v1alpha1.IrisInstanceSpec{
+			Image:    "iris:sim",
+			Storage:  v1alpha1.StorageSpec{ClassName: ptr.To(sim.LonghornClass), Size: resource.MustParse("1Gi")},
+			Failover: v1alpha1.FailoverSpec{Mode: mode, LeaseDurationSeconds: 5},
+		},
+	}
+	if err := b.client.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	return inst, w1
 }
 
 // checkFailover asserts the orderings of one failover from old to repl.
@@ -225,25 +233,10 @@ func TestNodeShutdownFreeze(t *testing.T) {
 	b := boot(ctx, t)
 	c, cl := b.cluster, b.client
 	cs := c.Clientset()
-	if err := c.CreateNamespace(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
 	selector := resources.LabelIrisInstance + "=" + instName
-	w1 := observe.NewW1Writers(labels.SelectorFromSet(labels.Set{resources.LabelIrisInstance: instName}), observe.RunningReady)
-	if err := observe.Watch(ctx, cs, w1.Sink()); err != nil {
-		t.Fatal(err)
-	}
-	inst := &v1alpha1.IrisInstance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: instName},
-		Spec: v1alpha1.IrisInstanceSpec{
-			Image:    "iris:sim",
-			Storage:  v1alpha1.StorageSpec{ClassName: ptr.To(sim.LonghornClass), Size: resource.MustParse("1Gi")},
-			Failover: v1alpha1.FailoverSpec{Mode: v1alpha1.FailoverNodeShutdown, LeaseDurationSeconds: 5},
-		},
-	}
-	if err := cl.Create(ctx, inst); err != nil {
-		t.Fatal(err)
-	}
+	// The replacement's agent runs while the frozen pod is still listed
+	// Running: only Ready pods count as writers, the journal checks writes.
+	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverNodeShutdown, observe.RunningReady)
 	pods, err := sim.WaitForPods(ctx, cs, ns, selector, func(p []corev1.Pod) bool { return len(p) == 1 && sim.PodReady(&p[0]) })
 	if err != nil {
 		t.Fatal(err)
