@@ -100,7 +100,7 @@ func lastWriter(ctx context.Context, c *sim.Cluster, a *app) int {
 // a writer that comes back), writes of the old IRIS after the new writer
 // started, and an old IRIS still alive at the end (it writes every
 // 100 ms while it runs).
-func checkJournal(ctx context.Context, c *sim.Cluster, a *app, faultAt time.Time, ir *instanceResult) {
+func checkJournal(ctx context.Context, c *sim.Cluster, a *app, ir *instanceResult) {
 	entries, w1, err := journal(ctx, c, a.ns)
 	if err != nil {
 		ir.JournalError = err.Error()
@@ -111,10 +111,10 @@ func checkJournal(ctx context.Context, c *sim.Cluster, a *app, faultAt time.Time
 	if w1 != "" {
 		ir.JournalViolations = append(ir.JournalViolations, w1)
 	}
-	if n, inFlight, newStart := staleWrites(entries, a.oldWriter, faultAt); n > 0 {
+	if n, inFlight, newStart := staleWrites(entries, a.oldWriter); n > 0 {
 		ir.StaleWrites, ir.InFlightWrites = n, inFlight
 		ir.JournalViolations = append(ir.JournalViolations, fmt.Sprintf(
-			"old IRIS (pid %d) wrote %d entries after the new writer took over at %s, %d of them stamped before the fault (in flight when the node stopped)",
+			"old IRIS (pid %d) wrote %d entries after the new writer took over at %s, %d of them stamped before it (in flight when the node stopped)",
 			a.oldWriter, n, newStart.Format("15:04:05.000"), inFlight))
 	}
 	stillWriting := len(ir.Writers) > 0 && ir.Writers[len(ir.Writers)-1] == a.oldWriter
@@ -126,10 +126,11 @@ func checkJournal(ctx context.Context, c *sim.Cluster, a *app, faultAt time.Time
 // staleWrites counts the old writer's entries that follow, in journal
 // order, the first entry of another writer after the old writer's own: the
 // old IRIS wrote after the new one took over. inFlight of them were stamped
-// before faultAt: writes a node freeze caught between stamping and writing,
-// which land when the node resumes (a paused VM's in-flight I/O). newStart
-// is the new writer's first entry's time.
-func staleWrites(entries []fakeiris.JournalEntry, old int, faultAt time.Time) (n, inFlight int, newStart time.Time) {
+// before the takeover: writes prepared before the node stopped (it was
+// frozen from the fault until well after the takeover) that landed when it
+// resumed, as a paused VM's in-flight I/O does. newStart is the new
+// writer's first entry's time.
+func staleWrites(entries []fakeiris.JournalEntry, old int) (n, inFlight int, newStart time.Time) {
 	if old <= 0 {
 		return 0, 0, time.Time{}
 	}
@@ -138,7 +139,7 @@ func staleWrites(entries []fakeiris.JournalEntry, old int, faultAt time.Time) (n
 		switch {
 		case e.PID == old && takenOver:
 			n++
-			if e.At.Before(faultAt) {
+			if e.At.Before(newStart) {
 				inFlight++
 			}
 		case e.PID == old:

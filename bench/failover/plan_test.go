@@ -83,25 +83,24 @@ func TestStaleWrites(t *testing.T) {
 	e := func(seq int64, pid int, s float64) fakeiris.JournalEntry {
 		return fakeiris.JournalEntry{Seq: seq, PID: pid, At: at(s)}
 	}
-	fault := at(0.15)
 	clean := []fakeiris.JournalEntry{e(1, 10, 0), e(2, 10, 0.1), e(3, 20, 5), e(4, 20, 5.1)}
-	if n, _, start := staleWrites(clean, 10, fault); n != 0 || !start.Equal(at(5)) {
+	if n, _, start := staleWrites(clean, 10); n != 0 || !start.Equal(at(5)) {
 		t.Fatalf("clean handover: %d stale writes, new writer at %v", n, start)
 	}
-	// The frozen old IRIS resumes: a write stamped before the freeze lands
+	// The frozen old IRIS resumes: a write stamped before the takeover lands
 	// after the new writer's entries, then it writes once more.
 	dirty := append(append([]fakeiris.JournalEntry(nil), clean...), e(3, 10, 0.12), e(5, 20, 5.3), e(4, 10, 5.3))
-	if n, inFlight, start := staleWrites(dirty, 10, fault); n != 2 || inFlight != 1 || !start.Equal(at(5)) {
+	if n, inFlight, start := staleWrites(dirty, 10); n != 2 || inFlight != 1 || !start.Equal(at(5)) {
 		t.Fatalf("stale writes %d in flight %d start %v", n, inFlight, start)
 	}
-	if n, _, _ := staleWrites(dirty, 0, fault); n != 0 {
+	if n, _, _ := staleWrites(dirty, 0); n != 0 {
 		t.Fatal("no old writer known, yet stale writes")
 	}
-	if n, _, _ := staleWrites([]fakeiris.JournalEntry{e(1, 10, 0), e(2, 10, 1)}, 10, fault); n != 0 {
+	if n, _, _ := staleWrites([]fakeiris.JournalEntry{e(1, 10, 0), e(2, 10, 1)}, 10); n != 0 {
 		t.Fatal("no new writer, yet stale writes")
 	}
 	// A third writer after the new one does not make the new one stale.
-	if n, _, _ := staleWrites(append(clean, e(5, 30, 6)), 20, fault); n != 0 {
+	if n, _, _ := staleWrites(append(clean, e(5, 30, 6)), 20); n != 0 {
 		t.Fatal("a later hand-over counted against the previous writer")
 	}
 }

@@ -60,7 +60,7 @@ type instanceResult struct {
 	JournalEntries    int      `json:"journalEntries,omitempty"`
 	JournalViolations []string `json:"journalViolations,omitempty"`
 	// StaleWrites: entries of the old IRIS after the new one took over;
-	// InFlightWrites of them were stamped before the fault.
+	// InFlightWrites of them were stamped before the takeover.
 	StaleWrites    int    `json:"staleWrites,omitempty"`
 	InFlightWrites int    `json:"inFlightWrites,omitempty"`
 	JournalError   string `json:"journalError,omitempty"`
@@ -147,7 +147,7 @@ type summary struct {
 	W1Observer int `json:"w1ObserverViolations"`
 	W1Journal  int `json:"w1JournalViolations"`
 	// StaleWrites of old IRIS processes after the takeover, summed;
-	// InFlightWrites of them were stamped before the fault.
+	// InFlightWrites of them were stamped before the takeover.
 	StaleWrites    int `json:"staleWrites,omitempty"`
 	InFlightWrites int `json:"inFlightWrites,omitempty"`
 	// DidNotRecoverMinutes is the timeout, when a sample did not recover.
@@ -279,7 +279,7 @@ func w1Cell(s summary) string {
 	}
 	cell := fmt.Sprintf("**%d** (observer %d, journal %d", n, s.W1Observer, s.W1Journal)
 	if s.StaleWrites > 0 {
-		cell += fmt.Sprintf("; the old IRIS wrote %d entries after the takeover, %d of them in flight at the fault", s.StaleWrites, s.InFlightWrites)
+		cell += fmt.Sprintf("; the old IRIS wrote %d entries after the takeover, %d of them in flight at the takeover", s.StaleWrites, s.InFlightWrites)
 	}
 	return cell + ")"
 }

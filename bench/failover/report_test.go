@@ -53,7 +53,7 @@ func TestSummarizeAndMarkdown(t *testing.T) {
 		"nearest rank",
 		"| longhorn | node-kill | 1 ⏱ | 0/1 | > 7 min | > 7 min | 0 | **within 7 min** (1/1) | node NotReady +52, Multi-Attach (FailedAttachVolume) +353. At the end: old pod Terminating on node-1",
 		`(a\|b)`,
-		"| irisha | node-kill | 3 | 3/3 | 14.2 s | 16.1 s | **2** (observer 1, journal 1; the old IRIS wrote 2 entries after the takeover, 1 of them in flight at the fault) |  | , Ready +16.1 (node-3 → node-1) |",
+		"| irisha | node-kill | 3 | 3/3 | 14.2 s | 16.1 s | **2** (observer 1, journal 1; the old IRIS wrote 2 entries after the takeover, 1 of them in flight at the takeover) |  | , Ready +16.1 (node-3 → node-1) |",
 		"| irisha | node-kill-x10 | 1 × 2 instances | 2/2 | 13.0 s | 18.0 s | 0 |  | bench-2: , Ready +18.0",
 		"cap of 7 min",
 	} {

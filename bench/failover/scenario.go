@@ -304,7 +304,7 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 		}
 		ir.State = states[a]
 		if irisha {
-			checkJournal(checkCtx, c, a, faultAt, &ir)
+			checkJournal(checkCtx, c, a, &ir)
 		}
 		res.Instances = append(res.Instances, ir)
 	}

@@ -8,9 +8,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
@@ -25,23 +27,38 @@ const keepFencedHolders = 5
 // gone, is not an error. It returns a sentence for the Event.
 func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (string, error) {
 	switch a.Kind {
+	// The node steps are re-applied to the node as it is now after a
+	// conflict (patchNode), so each checks that it is still needed: another
+	// instance's failover of the same node, or an admin, may have been first.
 	case fencing.Cordon:
-		return "cordoned node " + a.Node, r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+		return "cordoned node " + a.Node, r.patchNode(ctx, w, a.Node, false, func(n *corev1.Node) {
+			if n.Spec.Unschedulable {
+				return // an admin's cordon stays the admin's to lift
+			}
 			n.Spec.Unschedulable = true
 			setAnnotation(n, v1alpha1.AnnotationCordoned, "true")
 		})
 	case fencing.Uncordon:
-		return "uncordoned node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+		return "uncordoned node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, false, func(n *corev1.Node) {
+			if n.Annotations[v1alpha1.AnnotationCordoned] != "true" {
+				return
+			}
 			n.Spec.Unschedulable = false
 			delete(n.Annotations, v1alpha1.AnnotationCordoned)
 		})
 	case fencing.TaintOutOfService:
-		return "tainted node " + a.Node + " " + TaintOutOfService + ":NoExecute", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+		return "tainted node " + a.Node + " " + TaintOutOfService + ":NoExecute", r.patchNode(ctx, w, a.Node, false, func(n *corev1.Node) {
+			if slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintOutOfService }) {
+				return
+			}
 			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: TaintOutOfService, Value: "nodeshutdown", Effect: corev1.TaintEffectNoExecute})
 			setAnnotation(n, v1alpha1.AnnotationOutOfService, "true")
 		})
 	case fencing.RemoveOutOfServiceTaint:
-		return "removed " + TaintOutOfService + " from node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+		return "removed " + TaintOutOfService + " from node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, false, func(n *corev1.Node) {
+			if n.Annotations[v1alpha1.AnnotationOutOfService] != "true" {
+				return // not irisha's taint
+			}
 			n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintOutOfService })
 			delete(n.Annotations, v1alpha1.AnnotationOutOfService)
 		})
@@ -61,20 +78,54 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 	return "", fmt.Errorf("unknown action %q", a.Kind)
 }
 
-// patchNode merge-patches a node with an optimistic lock: a node changed
-// since it was read is read again on the next reconcile, never overwritten.
-func (r *Reconciler) patchNode(ctx context.Context, w *world, name string, mutate func(*corev1.Node)) error {
+// patchNode merge-patches a node (or its status) with an optimistic lock,
+// so a change made since the read is never overwritten. The failovers of
+// every instance of a lost node patch that one node at once, faster than
+// the cache follows their writes; a conflict is therefore retried at once
+// on the node read from the API server, with mutate applied to it again.
+func (r *Reconciler) patchNode(ctx context.Context, w *world, name string, status bool, mutate func(*corev1.Node)) error {
 	node, ok := w.nodes[name]
 	if !ok {
 		return nil
 	}
-	changed := node.DeepCopy()
-	mutate(changed)
-	if err := r.Patch(ctx, changed, client.MergeFromWithOptions(node, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		changed := node.DeepCopy()
+		mutate(changed)
+		if equality.Semantic.DeepEqual(node, changed) {
+			return nil
+		}
+		patch := client.MergeFromWithOptions(node, client.MergeFromWithOptimisticLock{})
+		var err error
+		if status {
+			err = r.Status().Patch(ctx, changed, patch)
+		} else {
+			err = r.Patch(ctx, changed, patch)
+		}
+		if err == nil {
+			node = changed
+			return nil
+		}
+		if apierrors.IsConflict(err) {
+			fresh := &corev1.Node{}
+			if gerr := r.reader().Get(ctx, client.ObjectKey{Name: name}, fresh); gerr != nil {
+				return gerr
+			}
+			node = fresh
+		}
+		return err
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("patching node %s: %w", name, err)
 	}
-	w.nodes[name] = changed // the next step on this node patches from here
+	w.nodes[name] = node // the next step on this node patches from here
 	return nil
+}
+
+func (r *Reconciler) reader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 func (r *Reconciler) forceDelete(ctx context.Context, w *world, a fencing.Action) error {
@@ -118,16 +169,12 @@ func (r *Reconciler) clearLease(ctx context.Context, w *world, holder string) er
 // its 6-minute maxWaitForUnmountDuration. It is safe because the old IRIS
 // has provably stopped: its Lease expired. Only this volume is touched.
 func (r *Reconciler) releaseVolume(ctx context.Context, w *world, name string) error {
-	node, ok := w.nodes[name]
-	if !ok || w.volume == "" {
+	if w.volume == "" {
 		return nil
 	}
-	changed := node.DeepCopy()
-	changed.Status.VolumesInUse = slices.DeleteFunc(changed.Status.VolumesInUse, func(v corev1.UniqueVolumeName) bool { return string(v) == w.volume })
-	if err := r.Status().Patch(ctx, changed, client.MergeFromWithOptions(node, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("releasing the volume from node %s: %w", name, err)
-	}
-	return nil
+	return r.patchNode(ctx, w, name, true, func(n *corev1.Node) {
+		n.Status.VolumesInUse = slices.DeleteFunc(n.Status.VolumesInUse, func(v corev1.UniqueVolumeName) bool { return string(v) == w.volume })
+	})
 }
 
 func setAnnotation(o metav1.Object, key, value string) {

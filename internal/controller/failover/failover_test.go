@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -148,28 +149,48 @@ func newNamespace(t *testing.T, ctx context.Context) string {
 
 func newFixture(t *testing.T, ctx context.Context, ns string, mode v1alpha1.FailoverMode) *fixture {
 	t.Helper()
-	f := &fixture{ns: ns, node1: ns + "-node-1", node2: ns + "-node-2", pv: "pv-" + ns}
+	node1, node2 := ns+"-node-1", ns+"-node-2"
+	createNodes(t, ctx, node1, node2)
+	return newInstanceOn(t, ctx, ns, "iris", mode, node1, node2)
+}
+
+// createNodes creates Ready nodes.
+func createNodes(t *testing.T, ctx context.Context, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}
+		if err := env.Client.Create(ctx, node); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), node) })
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		if err := env.Client.Status().Update(ctx, node); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// newInstanceOn creates instance name whose pod runs on node1 with its
+// volume attached and in use there (added to what node1 already uses).
+func newInstanceOn(t *testing.T, ctx context.Context, ns, name string, mode v1alpha1.FailoverMode, node1, node2 string) *fixture {
+	t.Helper()
+	f := &fixture{ns: ns, node1: node1, node2: node2, pv: "pv-" + ns + "-" + name}
 	f.volume = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^" + f.pv)
-	f.attachment = "csi-" + ns
+	f.attachment = "csi-" + ns + "-" + name
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, n := range []string{f.node1, f.node2} {
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}
-		must(env.Client.Create(ctx, node))
-		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-		if n == f.node1 {
-			node.Status.VolumesInUse = []corev1.UniqueVolumeName{f.volume}
-		}
-		must(env.Client.Status().Update(ctx, node))
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), node) })
-	}
+	must(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n := f.node(ctx, node1)
+		n.Status.VolumesInUse = append(n.Status.VolumesInUse, f.volume)
+		return env.Client.Status().Update(ctx, n)
+	}))
 
 	f.inst = &v1alpha1.IrisInstance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "iris"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.IrisInstanceSpec{
 			Image:    "containers.intersystems.com/intersystems/iris-community:2025.1",
 			Storage:  v1alpha1.StorageSpec{Size: resource.MustParse("10Gi")},
@@ -200,7 +221,7 @@ func newFixture(t *testing.T, ctx context.Context, ns string, mode v1alpha1.Fail
 	}
 	must(env.Client.Create(ctx, pvc))
 
-	f.pod = f.runPod(t, ctx, "iris-a", f.node1)
+	f.pod = f.runPod(t, ctx, name+"-a", f.node1)
 	va := &storagev1.VolumeAttachment{
 		ObjectMeta: metav1.ObjectMeta{Name: f.attachment},
 		Spec:       storagev1.VolumeAttachmentSpec{Attacher: driver, NodeName: f.node1, Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &f.pv}},
@@ -482,4 +503,40 @@ func hasOutOfService(n *corev1.Node) bool {
 	return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
 		return t.Key == failover.TaintOutOfService && t.Effect == corev1.TaintEffectNoExecute
 	})
+}
+
+// TestEveryInstanceOfALostNode: eight instances on one node that dies fail
+// over together, their operator patching that one node concurrently from a
+// cache that lags behind its own writes. Each is fenced; the node is
+// cordoned once, by irisha; every instance's volume, and only theirs, is
+// released from the node (another workload's volume stays in use).
+func TestEveryInstanceOfALostNode(t *testing.T) {
+	ctx := t.Context()
+	ns := newNamespace(t, ctx)
+	node1, node2 := ns+"-node-1", ns+"-node-2"
+	createNodes(t, ctx, node1, node2)
+	const otherVolume = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^someone-elses")
+	n := &corev1.Node{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: node1}, n); err != nil {
+		t.Fatal(err)
+	}
+	n.Status.VolumesInUse = []corev1.UniqueVolumeName{otherVolume}
+	if err := env.Client.Status().Update(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	var fs []*fixture
+	for i := range 8 {
+		fs = append(fs, newInstanceOn(t, ctx, ns, fmt.Sprintf("iris-%d", i), v1alpha1.FailoverLease, node1, node2))
+	}
+	startOperator(t, ns, nil)
+	for _, f := range fs {
+		eventually(t, ctx, "every fencing step of "+f.inst.Name, f.fenced)
+	}
+	got := fs[0].node(ctx, node1)
+	if !slices.Equal(got.Status.VolumesInUse, []corev1.UniqueVolumeName{otherVolume}) {
+		t.Errorf("volumesInUse %v, want only the other workload's %s", got.Status.VolumesInUse, otherVolume)
+	}
+	if fs[0].node(ctx, node2).Spec.Unschedulable {
+		t.Error("the healthy node was cordoned")
+	}
 }

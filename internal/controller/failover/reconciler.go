@@ -27,10 +27,16 @@ const progressRecheck = time.Second
 // Reconciler fails instances over when the pod running IRIS is provably dead.
 type Reconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
-	Timing   fencing.Timing
-	Metrics  *Metrics
+	// APIReader reads past the cache: a node that many failovers patch at
+	// once is re-read from the API server after a conflict (nil: Client).
+	APIReader client.Reader
+	// MaxConcurrentReconciles: instances judged and fenced at once (default
+	// defaultConcurrency); one instance is never reconciled twice at once.
+	MaxConcurrentReconciles int
+	Recorder                events.EventRecorder
+	Clock                   clock.PassiveClock
+	Timing                  fencing.Timing
+	Metrics                 *Metrics
 
 	leases *leaseClock
 }
