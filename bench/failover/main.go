@@ -3,7 +3,9 @@
 // node-freeze, node-partition, and node-kill with 10 and 30 instances on
 // the killed node) on the reference deployment (unchanged on class
 // longhorn, and with class local-disk) and on irisha (an IrisInstance with
-// the real operator and agents and the fake IRIS), each run in a fresh
+// the real operator and agents and the fake IRIS; failover mode Lease, and
+// mode NodeShutdown with a simulated fence agent for the single-node
+// losses), each run in a fresh
 // simulated cluster with Kubernetes' default timings, and prints per
 // (setup, scenario) the runs, recoveries, RTO p50/p99 (control-plane time)
 // and W1 violations as a Markdown table, or JSON.
@@ -40,7 +42,7 @@ func main() {
 func run() error {
 	var o options
 	var setups, scenarios string
-	flag.StringVar(&setups, "setups", strings.Join(allSetups, ","), "setups to compare: reference on longhorn, reference on local-disk, irisha")
+	flag.StringVar(&setups, "setups", strings.Join(allSetups, ","), "setups to compare: the reference on longhorn and on local-disk, irisha in mode Lease and in mode NodeShutdown")
 	flag.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run")
 	flag.IntVar(&o.runs, "runs", 20, "runs of irisha node-kill; the most runs of any other scenario")
 	flag.IntVar(&o.otherRuns, "other-runs", 3, "runs of every other scenario (at most -runs); the reference's node-loss scenarios run once")

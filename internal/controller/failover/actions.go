@@ -8,11 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
@@ -78,42 +76,14 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 	return "", fmt.Errorf("unknown action %q", a.Kind)
 }
 
-// patchNode merge-patches a node (or its status) with an optimistic lock,
-// so a change made since the read is never overwritten. The failovers of
-// every instance of a lost node patch that one node at once, faster than
-// the cache follows their writes; a conflict is therefore retried at once
-// on the node read from the API server, with mutate applied to it again.
+// patchNode patches a node the way patchFresh does: the failovers of
+// every instance of a lost node patch that one node at once.
 func (r *Reconciler) patchNode(ctx context.Context, w *world, name string, status bool, mutate func(*corev1.Node)) error {
 	node, ok := w.nodes[name]
 	if !ok {
 		return nil
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		changed := node.DeepCopy()
-		mutate(changed)
-		if equality.Semantic.DeepEqual(node, changed) {
-			return nil
-		}
-		patch := client.MergeFromWithOptions(node, client.MergeFromWithOptimisticLock{})
-		var err error
-		if status {
-			err = r.Status().Patch(ctx, changed, patch)
-		} else {
-			err = r.Patch(ctx, changed, patch)
-		}
-		if err == nil {
-			node = changed
-			return nil
-		}
-		if apierrors.IsConflict(err) {
-			fresh := &corev1.Node{}
-			if gerr := r.reader().Get(ctx, client.ObjectKey{Name: name}, fresh); gerr != nil {
-				return gerr
-			}
-			node = fresh
-		}
-		return err
-	})
+	node, err := patchFresh(ctx, r.Client, r.reader(), node, status, mutate)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("patching node %s: %w", name, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -91,9 +90,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	now := r.Clock.Now()
-	if err := r.updateStatus(ctx, inst, func(st *v1alpha1.IrisInstanceStatus) { r.progress(inst, st, d, now) }); err != nil {
+	before := inst.Status.LastFailover.DeepCopy()
+	if err := r.updateStatus(ctx, inst, func(st *v1alpha1.IrisInstanceStatus) { progress(st, d, now) }); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.announce(inst, before, inst.Status.LastFailover, d)
 	switch {
 	case len(d.Actions) > 0 || d.Verdict == v1alpha1.FencingConfirmedDead || d.Verdict == v1alpha1.FencingFenced:
 		return ctrl.Result{RequeueAfter: progressRecheck}, nil
@@ -115,7 +116,9 @@ func startRecord(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.T
 }
 
 // progress records what the decision says about the failover in progress.
-func (r *Reconciler) progress(inst *v1alpha1.IrisInstance, st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time) {
+// It only changes st (it may run again on a fresher status); announce tells
+// of what it recorded once that is written.
+func progress(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time) {
 	st.Fencing = d.Verdict
 	rec := st.LastFailover
 	if rec == nil || rec.ReadyAt != nil || rec.Abandoned {
@@ -123,33 +126,43 @@ func (r *Reconciler) progress(inst *v1alpha1.IrisInstance, st *v1alpha1.IrisInst
 	}
 	if rec.FencedAt == nil && len(d.Actions) == 0 && (d.Verdict == v1alpha1.FencingFenced || d.Recovered) {
 		rec.FencedAt = ptrTime(now)
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Fenced", "Failover", "pod %s on node %s is fenced: its replacement may start", rec.Pod, rec.Node)
 	}
 	switch {
 	case d.Recovered:
 		rec.ReadyAt = ptrTime(now)
-		took := now.Sub(rec.DetectedAt.Time)
-		rec.Seconds = strconv.FormatFloat(took.Seconds(), 'f', 1, 64)
-		r.Metrics.duration.Observe(took.Seconds())
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "FailoverCompleted", "Failover", "a replacement of pod %s is Ready, %s s after it was declared dead", rec.Pod, rec.Seconds)
+		rec.Seconds = strconv.FormatFloat(now.Sub(rec.DetectedAt.Time).Seconds(), 'f', 1, 64)
 	case d.Aborted:
 		rec.Abandoned = true
+	}
+}
+
+// announce emits the Events and metrics of what progress recorded: the
+// steps of the failover that before did not have and after does.
+func (r *Reconciler) announce(inst *v1alpha1.IrisInstance, before, after *v1alpha1.FailoverRecord, d fencing.Decision) {
+	if before == nil || after == nil || before.PodUID != after.PodUID {
+		return
+	}
+	if before.FencedAt == nil && after.FencedAt != nil {
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Fenced", "Failover", "pod %s on node %s is fenced: its replacement may start", after.Pod, after.Node)
+	}
+	if before.ReadyAt == nil && after.ReadyAt != nil {
+		r.Metrics.duration.Observe(after.ReadyAt.Sub(after.DetectedAt.Time).Seconds())
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "FailoverCompleted", "Failover", "a replacement of pod %s is Ready, %s s after it was declared dead", after.Pod, after.Seconds)
+	}
+	if !before.Abandoned && after.Abandoned {
 		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "FailoverAbandoned", "Failover", "%s", d.Message)
 	}
 }
 
-// updateStatus applies mutate to the latest status and patches it if it
-// changed, touching only what mutate changes.
+// updateStatus applies mutate to the status and patches what it changes
+// (patchFresh: the instance controller writes the status too). mutate must
+// decide from the status it is given.
 func (r *Reconciler) updateStatus(ctx context.Context, inst *v1alpha1.IrisInstance, mutate func(*v1alpha1.IrisInstanceStatus)) error {
-	changed := inst.DeepCopy()
-	mutate(&changed.Status)
-	if equality.Semantic.DeepEqual(changed.Status, inst.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, changed, client.MergeFromWithOptions(inst, client.MergeFromWithOptimisticLock{})); err != nil {
+	written, err := patchFresh(ctx, r.Client, r.reader(), inst, true, func(i *v1alpha1.IrisInstance) { mutate(&i.Status) })
+	if err != nil {
 		return fmt.Errorf("recording the failover in the status of %s: %w", inst.Name, err)
 	}
-	*inst = *changed
+	*inst = *written
 	return nil
 }
 
