@@ -51,7 +51,7 @@ test-unit: ## Only the tests that need no control plane.
 ##@ Benchmarks (long; tables go to docs/benchmarks.md)
 
 .PHONY: bench-failover
-bench-failover: testbin ## Failover benchmark, reference vs irisha (Lease, NodeShutdown), simulated cluster, Kubernetes' default timings (~50 min).
+bench-failover: testbin ## Failover benchmark, reference vs irisha (Lease, NodeShutdown), simulated cluster, Kubernetes' default timings (~40 min).
 	go run ./bench/failover -v
 
 ##@ Build and run

@@ -314,6 +314,13 @@ func (f *fixture) fenced(ctx context.Context) bool {
 		l.Spec.HolderIdentity == nil && strings.Contains(l.Annotations[v1alpha1.AnnotationFencedHolders], string(f.pod.UID))
 }
 
+// fencedRecorded: the status records the failover as fenced, which the
+// reconcile after the last step does.
+func (f *fixture) fencedRecorded(ctx context.Context) bool {
+	rec := f.instance(ctx).Status.LastFailover
+	return rec != nil && rec.FencedAt != nil
+}
+
 func eventually(t *testing.T, ctx context.Context, what string, cond func(context.Context) bool) {
 	t.Helper()
 	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) { return cond(ctx), nil }); err != nil {
@@ -345,8 +352,9 @@ func TestLeaseExpiryFailsOver(t *testing.T) {
 	f := newFixture(t, ctx, ns, v1alpha1.FailoverLease)
 
 	eventually(t, ctx, "every fencing step", f.fenced)
+	eventually(t, ctx, "status.lastFailover.fencedAt", f.fencedRecorded)
 	rec := f.instance(ctx).Status.LastFailover
-	if rec == nil || rec.Pod != f.pod.Name || rec.Node != f.node1 || rec.Reason != fencing.ReasonLeaseExpired || rec.FencedAt == nil {
+	if rec.Pod != f.pod.Name || rec.Node != f.node1 || rec.Reason != fencing.ReasonLeaseExpired || rec.FencedAt == nil {
 		t.Fatalf("status.lastFailover = %+v", rec)
 	}
 	// The operator's clock started no earlier than the renewal it saw.
@@ -440,6 +448,7 @@ func TestRestartedOperatorFinishesTheFailover(t *testing.T) {
 
 	startOperator(t, ns, nil)
 	eventually(t, ctx, "the failover finished by the new operator", f.fenced)
+	eventually(t, ctx, "status.lastFailover.fencedAt", f.fencedRecorded)
 	if st := f.instance(ctx).Status; st.Failovers != 1 || st.LastFailover.FencedAt == nil {
 		t.Errorf("failovers %d, record %+v: the restart started a second failover or lost the first", st.Failovers, st.LastFailover)
 	}
