@@ -33,7 +33,7 @@ type Options struct {
 	AgentImage              string
 	// KubeAPIQPS and KubeAPIBurst bound the operator's requests. A node
 	// loss fails over every instance on the node at once, a handful of
-	// writes each: client-go's defaults (20/30) would queue a node with 30
+	// writes each: controller-runtime's defaults (20/30) would queue a node with 30
 	// instances for seconds.
 	KubeAPIQPS   float32
 	KubeAPIBurst int
