@@ -29,7 +29,9 @@ type FenceAgentOptions struct {
 // fence agent): a node NotReady for o.After is powered off (Kill: a frozen
 // or partitioned machine stops for good, and what it had in flight never
 // lands), and only then annotated, so the annotation is never a promise.
-// It runs until ctx ends; a node that failed to power off is retried.
+// It runs until ctx ends; a node that failed to power off is retried, and
+// each node is fenced once (the annotation stays if the node is brought
+// back, as operators treat it on a Ready node as stale).
 func (c *Cluster) StartFenceAgent(ctx context.Context, o FenceAgentOptions) {
 	if o.Poll <= 0 {
 		o.Poll = 250 * time.Millisecond
