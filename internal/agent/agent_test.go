@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,7 +86,32 @@ func newInstance(t *testing.T) instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return instance{ns: ns, dataDir: filepath.Join(t.TempDir(), "IRIS"), superserver: freeAddr(t)}
+	inst := instance{ns: ns, dataDir: filepath.Join(t.TempDir(), "IRIS"), superserver: freeAddr(t)}
+	t.Cleanup(inst.killLeftover) // after every agent of the test is gone
+	return inst
+}
+
+// killLeftover kills the fake IRIS instance process of this data directory
+// if it outlived its agents. In a pod nothing survives PID 1; here an agent
+// that exits leaves the daemon it adopted as subreaper to the system's
+// init. The process is named by the state file and recognised by its
+// ISC_DATA_DIRECTORY, so a reused PID is never killed.
+func (i instance) killLeftover() {
+	b, err := os.ReadFile(filepath.Join(i.dataDir, "mgr", "fakeiris.json"))
+	if err != nil {
+		return
+	}
+	var s struct {
+		Pid int `json:"pid"`
+	}
+	if json.Unmarshal(b, &s) != nil || s.Pid <= 0 {
+		return
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.Pid))
+	if err != nil || !bytes.Contains(env, []byte("ISC_DATA_DIRECTORY="+i.dataDir+"\x00")) {
+		return
+	}
+	_ = syscall.Kill(s.Pid, syscall.SIGKILL)
 }
 
 // agentProc is one agent, as in one pod, reaching the API server through a
