@@ -56,11 +56,7 @@ func irishaClient(c *sim.Cluster) (client.Client, error) {
 	return client.New(c.RESTConfig(), client.Options{Scheme: scheme})
 }
 
-func createInstance(ctx context.Context, c *sim.Cluster, ns, setup string) error {
-	cl, err := irishaClient(c)
-	if err != nil {
-		return err
-	}
+func createInstance(ctx context.Context, cl client.Client, ns, setup string) error {
 	if err := cl.Create(ctx, irishaSpec(ns, setup)); err != nil {
 		return fmt.Errorf("creating IrisInstance %s/%s: %w", ns, irishaInstance, err)
 	}

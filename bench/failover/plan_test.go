@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -102,42 +101,5 @@ func TestStaleWrites(t *testing.T) {
 	// A third writer after the new one does not make the new one stale.
 	if n, _, _ := staleWrites(append(clean, e(5, 30, 6)), 20); n != 0 {
 		t.Fatal("a later hand-over counted against the previous writer")
-	}
-}
-
-func TestWeighted(t *testing.T) {
-	w := newWeighted(3)
-	ctx := context.Background()
-	if err := w.acquire(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan int, 2)
-	go func() {
-		_ = w.acquire(ctx, 3) // waits for everything
-		got <- 3
-	}()
-	time.Sleep(20 * time.Millisecond)
-	select {
-	case <-got:
-		t.Fatal("acquired 3 of 3 while 2 are held")
-	default:
-	}
-	w.release(2)
-	select {
-	case n := <-got:
-		if n != 3 {
-			t.Fatal(n)
-		}
-	case <-time.After(time.Second):
-		t.Fatal("not granted after release")
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := w.acquire(cctx, 1); err == nil {
-		t.Fatal("acquired with a cancelled context while full")
-	}
-	w.release(3)
-	if err := w.acquire(ctx, 3); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/semaphore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/sim"
@@ -82,22 +84,22 @@ func (o options) timingsName() string {
 }
 
 // runAll runs every job in a cluster of its own, as many at once as the
-// -parallel budget allows (jobs weigh 1 to 4), longest first, and returns
+// -parallel budget allows (jobs weigh 1 to 6, served in order), longest first, and returns
 // the runs in table order.
 func runAll(ctx context.Context, o options, pairs []pair) ([]runResult, error) {
 	js := jobs(pairs)
 	results := make([]runResult, len(js))
-	sem := newWeighted(o.parallel)
+	sem := semaphore.NewWeighted(int64(o.parallel))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
 	for i, j := range js {
-		w := min(weight(j.pair), o.parallel)
-		if err := sem.acquire(ctx, w); err != nil {
+		w := int64(min(weight(j.pair), o.parallel))
+		if err := sem.Acquire(ctx, w); err != nil {
 			break
 		}
 		wg.Go(func() {
-			defer sem.release(w)
+			defer sem.Release(w)
 			results[i] = runOne(ctx, o, j)
 			mu.Lock()
 			done++
@@ -367,13 +369,20 @@ func deployAll(ctx context.Context, c *sim.Cluster, setup, target string, apps [
 			return err
 		}
 	}
+	var cl client.Client
+	if isIrisha(setup) {
+		var err error
+		if cl, err = irishaClient(c); err != nil {
+			return err
+		}
+	}
 	for _, a := range apps {
 		if err := c.CreateNamespace(ctx, a.ns); err != nil {
 			return err
 		}
 		var err error
 		if a.irisha {
-			err = createInstance(ctx, c, a.ns, setup)
+			err = createInstance(ctx, cl, a.ns, setup)
 		} else {
 			err = createReference(ctx, c, setup, a.ns)
 		}
@@ -520,63 +529,4 @@ func describePod(p *corev1.Pod) string {
 		ready = " Ready"
 	}
 	return fmt.Sprintf("%s%s on %s", p.Status.Phase, ready, p.Spec.NodeName)
-}
-
-// weighted is a counting semaphore whose holders take several units;
-// waiters are served in order.
-type weighted struct {
-	mu    sync.Mutex
-	free  int
-	queue []chan struct{}
-	need  []int
-}
-
-func newWeighted(n int) *weighted { return &weighted{free: n} }
-
-func (w *weighted) acquire(ctx context.Context, n int) error {
-	w.mu.Lock()
-	if len(w.queue) == 0 && w.free >= n {
-		w.free -= n
-		w.mu.Unlock()
-		return nil
-	}
-	ch := make(chan struct{})
-	w.queue, w.need = append(w.queue, ch), append(w.need, n)
-	w.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		select {
-		case <-ch: // granted meanwhile: give it back
-			w.free += n
-			w.grantLocked()
-		default:
-			for i, q := range w.queue {
-				if q == ch {
-					w.queue = append(w.queue[:i], w.queue[i+1:]...)
-					w.need = append(w.need[:i], w.need[i+1:]...)
-					break
-				}
-			}
-		}
-		return ctx.Err()
-	}
-}
-
-func (w *weighted) release(n int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.free += n
-	w.grantLocked()
-}
-
-func (w *weighted) grantLocked() {
-	for len(w.queue) > 0 && w.free >= w.need[0] {
-		w.free -= w.need[0]
-		close(w.queue[0])
-		w.queue, w.need = w.queue[1:], w.need[1:]
-	}
 }

@@ -97,21 +97,15 @@ func newInstance(t *testing.T) instance {
 // init. The process is named by the state file and recognised by its
 // ISC_DATA_DIRECTORY, so a reused PID is never killed.
 func (i instance) killLeftover() {
-	b, err := os.ReadFile(filepath.Join(i.dataDir, "mgr", "fakeiris.json"))
-	if err != nil {
+	pid, _ := i.irisState()
+	if pid <= 0 {
 		return
 	}
-	var s struct {
-		Pid int `json:"pid"`
-	}
-	if json.Unmarshal(b, &s) != nil || s.Pid <= 0 {
-		return
-	}
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.Pid))
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	if err != nil || !bytes.Contains(env, []byte("ISC_DATA_DIRECTORY="+i.dataDir+"\x00")) {
 		return
 	}
-	_ = syscall.Kill(s.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // agentProc is one agent, as in one pod, reaching the API server through a
@@ -269,18 +263,27 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 
 // irisPid is the PID of the fake IRIS instance process on the volume.
 func (i instance) irisPid(t *testing.T) int {
+	if pid, up := i.irisState(); up {
+		return pid
+	}
+	return 0
+}
+
+// irisState reads the fake IRIS's state file: its instance process's PID
+// (0 if none recorded) and whether it runs.
+func (i instance) irisState() (pid int, up bool) {
 	b, err := os.ReadFile(filepath.Join(i.dataDir, "mgr", "fakeiris.json"))
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	var s struct {
 		Pid int  `json:"pid"`
 		Up  bool `json:"up"`
 	}
-	if err := json.Unmarshal(b, &s); err != nil || !s.Up {
-		return 0
+	if err := json.Unmarshal(b, &s); err != nil {
+		return 0, false
 	}
-	return s.Pid
+	return s.Pid, s.Up
 }
 
 // journal returns the writers of the journal in order: pid and time of each line.

@@ -64,12 +64,11 @@ func SetupControllers(mgr ctrl.Manager, agentImage string) error {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
 	}
 	f := &failover.Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("irisha-failover"),
-		Clock:     clock.RealClock{},
-		Timing:    fencing.DefaultTiming(),
-		Metrics:   failover.NewMetrics(metrics.Registry),
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("irisha-failover"),
+		Clock:    clock.RealClock{},
+		Timing:   fencing.DefaultTiming(),
+		Metrics:  failover.NewMetrics(metrics.Registry),
 	}
 	if err := f.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the failover controller: %w", err)

@@ -38,9 +38,14 @@ func (c *Cluster) StartFenceAgent(ctx context.Context, o FenceAgentOptions) {
 	}
 	log := c.log.WithName("fence-agent")
 	go wait.UntilWithContext(ctx, func(ctx context.Context) {
-		for _, n := range c.Nodes() {
-			node, err := c.clientset.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
-			if err != nil || node.Annotations[o.Annotation] == "true" || !notReadyFor(node, o.After) {
+		nodes, err := c.clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return
+		}
+		for i := range nodes.Items {
+			node := &nodes.Items[i]
+			n := c.Node(node.Name)
+			if n == nil || node.Annotations[o.Annotation] == "true" || !notReadyFor(node, o.After) {
 				continue
 			}
 			if err := n.Kill(); err != nil {

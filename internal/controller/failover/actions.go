@@ -83,19 +83,12 @@ func (r *Reconciler) patchNode(ctx context.Context, w *world, name string, statu
 	if !ok {
 		return nil
 	}
-	node, err := patchFresh(ctx, r.Client, r.reader(), node, status, mutate)
+	node, err := patchFresh(ctx, r.Client, r.APIReader, node, status, mutate)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("patching node %s: %w", name, err)
 	}
 	w.nodes[name] = node // the next step on this node patches from here
 	return nil
-}
-
-func (r *Reconciler) reader() client.Reader {
-	if r.APIReader != nil {
-		return r.APIReader
-	}
-	return r.Client
 }
 
 func (r *Reconciler) forceDelete(ctx context.Context, w *world, a fencing.Action) error {

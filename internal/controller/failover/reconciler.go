@@ -26,16 +26,13 @@ const progressRecheck = time.Second
 // Reconciler fails instances over when the pod running IRIS is provably dead.
 type Reconciler struct {
 	client.Client
-	// APIReader reads past the cache: a node that many failovers patch at
-	// once is re-read from the API server after a conflict (nil: Client).
+	// APIReader reads past the cache, after a lost write race (patchFresh);
+	// SetupWithManager takes the manager's when it is nil.
 	APIReader client.Reader
-	// MaxConcurrentReconciles: instances judged and fenced at once (default
-	// defaultConcurrency); one instance is never reconciled twice at once.
-	MaxConcurrentReconciles int
-	Recorder                events.EventRecorder
-	Clock                   clock.PassiveClock
-	Timing                  fencing.Timing
-	Metrics                 *Metrics
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	Timing    fencing.Timing
+	Metrics   *Metrics
 
 	leases *leaseClock
 }
@@ -158,7 +155,7 @@ func (r *Reconciler) announce(inst *v1alpha1.IrisInstance, before, after *v1alph
 // (patchFresh: the instance controller writes the status too). mutate must
 // decide from the status it is given.
 func (r *Reconciler) updateStatus(ctx context.Context, inst *v1alpha1.IrisInstance, mutate func(*v1alpha1.IrisInstanceStatus)) error {
-	written, err := patchFresh(ctx, r.Client, r.reader(), inst, true, func(i *v1alpha1.IrisInstance) { mutate(&i.Status) })
+	written, err := patchFresh(ctx, r.Client, r.APIReader, inst, true, func(i *v1alpha1.IrisInstance) { mutate(&i.Status) })
 	if err != nil {
 		return fmt.Errorf("recording the failover in the status of %s: %w", inst.Name, err)
 	}

@@ -1,7 +1,6 @@
 package failover
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 
@@ -23,10 +22,11 @@ import (
 	"github.com/irisha/irisha/internal/resources"
 )
 
-// defaultConcurrency: a node loss makes every instance on the node due at
-// once, and each waits for the others' fencing steps when one worker
-// serves them.
-const defaultConcurrency = 4
+// concurrency is how many instances are judged and fenced at once (one
+// instance is never reconciled twice at once): a node loss makes every
+// instance on the node due at once, and each would wait for the others'
+// fencing steps with one worker. 10 measured no better than 4 on two cores.
+const concurrency = 4
 
 // Field indexes.
 const (
@@ -38,6 +38,9 @@ const (
 // SetupWithManager registers the controller, its indexes and its watches.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.leases = newLeaseClock(r.Clock)
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
 	for _, i := range []struct {
@@ -71,7 +74,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.onNode), builder.WithPredicates(nodeChanged())).
 		Watches(&storagev1.VolumeAttachment{}, handler.EnqueueRequestsFromMapFunc(r.onAttachment)).
 		Named("failover").
-		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.MaxConcurrentReconciles, defaultConcurrency)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Complete(r)
 }
 

@@ -83,14 +83,7 @@ func TestIrishaFailover(t *testing.T) {
 
 	// Someone else holds the fencing Lease: the agent must wait, and its
 	// pod must not be Ready meanwhile.
-	inst := &v1alpha1.IrisInstance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: instName},
-		Spec: v1alpha1.IrisInstanceSpec{
-			Image:    "iris:sim",
-			Storage:  v1alpha1.StorageSpec{ClassName: ptr.To(sim.LonghornClass), Size: resource.MustParse("1Gi")},
-			Failover: v1alpha1.FailoverSpec{Mode: v1alpha1.FailoverLease, LeaseDurationSeconds: 10},
-		},
-	}
+	inst := newInstance(v1alpha1.FailoverLease, 10)
 	leaseName := resources.FencingLeaseName(inst)
 	now := metav1.NewMicroTime(time.Now())
 	if _, err := cs.CoordinationV1().Leases(ns).Create(ctx, &coordinationv1.Lease{
@@ -242,6 +235,18 @@ func boot(ctx context.Context, t *testing.T) *booted {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// newInstance is instance instName in namespace ns on class longhorn.
+func newInstance(mode v1alpha1.FailoverMode, leaseSeconds int32) *v1alpha1.IrisInstance {
+	return &v1alpha1.IrisInstance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: instName},
+		Spec: v1alpha1.IrisInstanceSpec{
+			Image:    "iris:sim",
+			Storage:  v1alpha1.StorageSpec{ClassName: ptr.To(sim.LonghornClass), Size: resource.MustParse("1Gi")},
+			Failover: v1alpha1.FailoverSpec{Mode: mode, LeaseDurationSeconds: leaseSeconds},
+		},
+	}
 }
 
 func identity(p *corev1.Pod) string { return p.Name + "_" + string(p.UID) }

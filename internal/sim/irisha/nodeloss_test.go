@@ -8,11 +8,9 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
@@ -112,14 +110,7 @@ func deployWatched(ctx context.Context, t *testing.T, b *booted, mode v1alpha1.F
 	if err := observe.Watch(ctx, b.cluster.Clientset(), w1.Sink()); err != nil {
 		t.Fatal(err)
 	}
-	inst := &v1alpha1.IrisInstance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: instName},
-		Spec: v1alpha1.IrisInstanceSpec{
-			Image:    "iris:sim",
-			Storage:  v1alpha1.StorageSpec{ClassName: ptr.To(sim.LonghornClass), Size: resource.MustParse("1Gi")},
-			Failover: v1alpha1.FailoverSpec{Mode: mode, LeaseDurationSeconds: 5},
-		},
-	}
+	inst := newInstance(mode, 5)
 	if err := b.client.Create(ctx, inst); err != nil {
 		t.Fatal(err)
 	}

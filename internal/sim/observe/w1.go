@@ -162,14 +162,4 @@ func Running(p *corev1.Pod) bool {
 // running container is no writer yet. It reports Ready only while it holds
 // the Lease and IRIS runs. A pod on a lost node keeps its last Ready
 // condition, so it counts until it is deleted, as Running does.
-func RunningReady(p *corev1.Pod) bool {
-	if !Running(p) {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
+func RunningReady(p *corev1.Pod) bool { return Running(p) && readyCondition(p) }
