@@ -95,8 +95,9 @@ func lastWriter(ctx context.Context, c *sim.Cluster, a *app) int {
 // processes writing at once: the journal's own check (sequence numbers,
 // a writer that comes back), writes of the old IRIS after the new writer
 // started, and an old IRIS still alive at the end (it writes every
-// 100 ms while it runs).
-func checkJournal(ctx context.Context, c *sim.Cluster, a *app, ir *instanceResult) {
+// 100 ms while it runs). back is when the node came back (thawed or
+// healed), zero if it did not.
+func checkJournal(ctx context.Context, c *sim.Cluster, a *app, back time.Time, ir *instanceResult) {
 	entries, w1, err := journal(ctx, c, a.ns)
 	if err != nil {
 		ir.JournalError = err.Error()
@@ -107,11 +108,15 @@ func checkJournal(ctx context.Context, c *sim.Cluster, a *app, ir *instanceResul
 	if w1 != "" {
 		ir.JournalViolations = append(ir.JournalViolations, w1)
 	}
-	if n, inFlight, newStart := staleWrites(entries, a.oldWriter); n > 0 {
-		ir.StaleWrites, ir.InFlightWrites = n, inFlight
-		ir.JournalViolations = append(ir.JournalViolations, fmt.Sprintf(
-			"old IRIS (pid %d) wrote %d entries after the new writer took over at %s, %d of them stamped before it (in flight when the node stopped)",
-			a.oldWriter, n, newStart.Format("15:04:05.000"), inFlight))
+	if st := staleWrites(entries, a.oldWriter, back); st.n > 0 {
+		ir.StaleWrites, ir.StaleAfterBack = st.n, st.afterBack
+		ir.StaleRanSeconds = st.ranFor.Seconds()
+		msg := fmt.Sprintf("old IRIS (pid %d) wrote %d entries after the new writer took over at %s",
+			a.oldWriter, st.n, st.newStart.Format("15:04:05.000"))
+		if st.afterBack > 0 {
+			msg += fmt.Sprintf(", %d of them once its node was back, the last %.1f ms after", st.afterBack, 1000*st.ranFor.Seconds())
+		}
+		ir.JournalViolations = append(ir.JournalViolations, msg)
 	}
 	stillWriting := len(ir.Writers) > 0 && ir.Writers[len(ir.Writers)-1] == a.oldWriter
 	if a.oldWriter > 0 && !stillWriting && proc.Alive(a.oldWriter) {
@@ -119,30 +124,42 @@ func checkJournal(ctx context.Context, c *sim.Cluster, a *app, ir *instanceResul
 	}
 }
 
-// staleWrites counts the old writer's entries that follow, in journal
-// order, the first entry of another writer after the old writer's own: the
-// old IRIS wrote after the new one took over. inFlight of them were stamped
-// before the takeover: writes prepared before the node stopped (it was
-// frozen from the fault until well after the takeover) that landed when it
-// resumed, as a paused VM's in-flight I/O does. newStart is the new
-// writer's first entry's time.
-func staleWrites(entries []fakeiris.JournalEntry, old int) (n, inFlight int, newStart time.Time) {
+// stale describes the old writer's entries after a takeover.
+type stale struct {
+	// n entries of the old writer follow, in journal order, the first
+	// entry of another writer after the old writer's own.
+	n int
+	// afterBack of them were written once the node was back, the last
+	// ranFor after it: how long the old IRIS ran before its agent stopped
+	// it (a frozen process resumes with IRIS and agent racing).
+	afterBack int
+	ranFor    time.Duration
+	// newStart is the new writer's first entry's time.
+	newStart time.Time
+}
+
+// staleWrites finds the old writer's writes after the new one took over.
+// Entries are stamped when written, so their times are comparable with
+// back.
+func staleWrites(entries []fakeiris.JournalEntry, old int, back time.Time) stale {
+	var st stale
 	if old <= 0 {
-		return 0, 0, time.Time{}
+		return st
 	}
 	seenOld, takenOver := false, false
 	for _, e := range entries {
 		switch {
 		case e.PID == old && takenOver:
-			n++
-			if e.At.Before(newStart) {
-				inFlight++
+			st.n++
+			if !back.IsZero() && !e.At.Before(back) {
+				st.afterBack++
+				st.ranFor = max(st.ranFor, e.At.Sub(back))
 			}
 		case e.PID == old:
 			seenOld = true
 		case seenOld && !takenOver:
-			takenOver, newStart = true, e.At
+			takenOver, st.newStart = true, e.At
 		}
 	}
-	return n, inFlight, newStart
+	return st
 }

@@ -83,23 +83,28 @@ func TestStaleWrites(t *testing.T) {
 		return fakeiris.JournalEntry{Seq: seq, PID: pid, At: at(s)}
 	}
 	clean := []fakeiris.JournalEntry{e(1, 10, 0), e(2, 10, 0.1), e(3, 20, 5), e(4, 20, 5.1)}
-	if n, _, start := staleWrites(clean, 10); n != 0 || !start.Equal(at(5)) {
-		t.Fatalf("clean handover: %d stale writes, new writer at %v", n, start)
+	if st := staleWrites(clean, 10, at(30)); st.n != 0 || !st.newStart.Equal(at(5)) {
+		t.Fatalf("clean handover: %+v", st)
 	}
-	// The frozen old IRIS resumes: a write stamped before the takeover lands
-	// after the new writer's entries, then it writes once more.
-	dirty := append(append([]fakeiris.JournalEntry(nil), clean...), e(3, 10, 0.12), e(5, 20, 5.3), e(4, 10, 5.3))
-	if n, inFlight, start := staleWrites(dirty, 10); n != 2 || inFlight != 1 || !start.Equal(at(5)) {
-		t.Fatalf("stale writes %d in flight %d start %v", n, inFlight, start)
+	// The frozen old IRIS resumes at 30 s and writes twice before its
+	// agent kills it; one earlier late write (a partition) is not "after
+	// the node was back".
+	dirty := append(append([]fakeiris.JournalEntry(nil), clean...), e(3, 10, 5.2), e(5, 20, 5.3), e(4, 10, 30.0001), e(5, 10, 30.0004))
+	st := staleWrites(dirty, 10, at(30))
+	if st.n != 3 || st.afterBack != 2 || st.ranFor.Round(10*time.Microsecond) != 400*time.Microsecond || !st.newStart.Equal(at(5)) {
+		t.Fatalf("stale writes %+v", st)
 	}
-	if n, _, _ := staleWrites(dirty, 0); n != 0 {
+	if st := staleWrites(dirty, 10, time.Time{}); st.n != 3 || st.afterBack != 0 {
+		t.Fatalf("node never back: %+v", st)
+	}
+	if st := staleWrites(dirty, 0, at(30)); st.n != 0 {
 		t.Fatal("no old writer known, yet stale writes")
 	}
-	if n, _, _ := staleWrites([]fakeiris.JournalEntry{e(1, 10, 0), e(2, 10, 1)}, 10); n != 0 {
+	if st := staleWrites([]fakeiris.JournalEntry{e(1, 10, 0), e(2, 10, 1)}, 10, at(30)); st.n != 0 {
 		t.Fatal("no new writer, yet stale writes")
 	}
 	// A third writer after the new one does not make the new one stale.
-	if n, _, _ := staleWrites(append(clean, e(5, 30, 6)), 20); n != 0 {
+	if st := staleWrites(append(clean, e(5, 30, 6)), 20, at(30)); st.n != 0 {
 		t.Fatal("a later hand-over counted against the previous writer")
 	}
 }

@@ -60,10 +60,12 @@ type instanceResult struct {
 	JournalEntries    int      `json:"journalEntries,omitempty"`
 	JournalViolations []string `json:"journalViolations,omitempty"`
 	// StaleWrites: entries of the old IRIS after the new one took over;
-	// InFlightWrites of them were stamped before the takeover.
-	StaleWrites    int    `json:"staleWrites,omitempty"`
-	InFlightWrites int    `json:"inFlightWrites,omitempty"`
-	JournalError   string `json:"journalError,omitempty"`
+	// StaleAfterBack of them once its node was back, the last
+	// StaleRanSeconds after (see stale).
+	StaleWrites     int     `json:"staleWrites,omitempty"`
+	StaleAfterBack  int     `json:"staleAfterNodeBack,omitempty"`
+	StaleRanSeconds float64 `json:"staleRanSecondsAfterNodeBack,omitempty"`
+	JournalError    string  `json:"journalError,omitempty"`
 }
 
 // milestone: the first time something happened, in seconds after the fault.
@@ -147,9 +149,11 @@ type summary struct {
 	W1Observer int `json:"w1ObserverViolations"`
 	W1Journal  int `json:"w1JournalViolations"`
 	// StaleWrites of old IRIS processes after the takeover, summed;
-	// InFlightWrites of them were stamped before the takeover.
-	StaleWrites    int `json:"staleWrites,omitempty"`
-	InFlightWrites int `json:"inFlightWrites,omitempty"`
+	// StaleAfterBack of them once their node was back, the latest
+	// StaleRanSeconds after it.
+	StaleWrites     int     `json:"staleWrites,omitempty"`
+	StaleAfterBack  int     `json:"staleAfterNodeBack,omitempty"`
+	StaleRanSeconds float64 `json:"staleRanSecondsAfterNodeBack,omitempty"`
 	// DidNotRecoverMinutes is the timeout, when a sample did not recover.
 	DidNotRecoverMinutes float64 `json:"didNotRecoverWithinMinutes,omitempty"`
 	Errors               int     `json:"errors,omitempty"`
@@ -179,7 +183,8 @@ func summarize(pairs []pair, runs []runResult) []summary {
 			for _, i := range r.Instances {
 				s.Samples++
 				s.StaleWrites += i.StaleWrites
-				s.InFlightWrites += i.InFlightWrites
+				s.StaleAfterBack += i.StaleAfterBack
+				s.StaleRanSeconds = max(s.StaleRanSeconds, i.StaleRanSeconds)
 				rto := math.Inf(1)
 				if i.Recovered {
 					s.Recovered++
@@ -279,7 +284,10 @@ func w1Cell(s summary) string {
 	}
 	cell := fmt.Sprintf("**%d** (observer %d, journal %d", n, s.W1Observer, s.W1Journal)
 	if s.StaleWrites > 0 {
-		cell += fmt.Sprintf("; the old IRIS wrote %d entries after the takeover, %d of them in flight at the takeover", s.StaleWrites, s.InFlightWrites)
+		cell += fmt.Sprintf("; the old IRIS wrote %d entries after the takeover", s.StaleWrites)
+		if s.StaleAfterBack > 0 {
+			cell += fmt.Sprintf(", %d of them when its node came back, before its agent killed it (≤ %.1f ms after the resume)", s.StaleAfterBack, 1000*s.StaleRanSeconds)
+		}
 	}
 	return cell + ")"
 }

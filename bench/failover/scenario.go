@@ -264,6 +264,7 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 		states[a] = finalState(checkCtx, c, a)
 	}
 	// Undo the fault, let the node run again, then check.
+	backAt := time.Now()
 	switch faultOf(p.Scenario) {
 	case nodeFreeze:
 		// Unless the fence agent has powered it off meanwhile.
@@ -306,7 +307,11 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 		}
 		ir.State = states[a]
 		if irisha {
-			checkJournal(checkCtx, c, a, &ir)
+			var back time.Time
+			if f := faultOf(p.Scenario); f == nodeFreeze || f == nodePartition {
+				back = backAt
+			}
+			checkJournal(checkCtx, c, a, back, &ir)
 		}
 		res.Instances = append(res.Instances, ir)
 	}

@@ -205,9 +205,20 @@ func continueFailover(o Observation, t Target) Decision {
 }
 
 // fenceActions are the steps not yet done for target, in order.
+//
+// The volume is released from the dead node's volumesInUse before the pod
+// is deleted: the attach/detach controller keeps a volume whose pod exists
+// where it is, and once the pod is gone it detaches at once, usually before
+// the replacement is scheduled, instead of first reporting a Multi-Attach
+// error for it. Its detaches are one synchronous node status write each and
+// its events share their API budget, so with a lost node's volumes queued
+// behind each other every request it is spared counts.
 func fenceActions(o Observation, t Target) []Action {
 	var acts []Action
 	node, nodeExists := o.Nodes[t.Node]
+	// With the out-of-service taint the attach/detach controller detaches
+	// at once by itself; otherwise irisha does what the dead kubelet cannot.
+	releases := t.Reason != ReasonNodeShutdown || !nodeExists
 	if nodeExists {
 		if t.Reason == ReasonNodeShutdown {
 			if !node.OutOfService {
@@ -217,6 +228,9 @@ func fenceActions(o Observation, t Target) []Action {
 			acts = append(acts, Action{Kind: Cordon, Node: t.Node})
 		}
 	}
+	if releases && nodeExists && node.VolumeInUse {
+		acts = append(acts, Action{Kind: ReleaseVolume, Node: t.Node})
+	}
 	for _, p := range o.Pods {
 		if p.UID == t.PodUID {
 			acts = append(acts, Action{Kind: ForceDeletePod, Node: t.Node, Pod: p.Name, PodUID: p.UID})
@@ -225,18 +239,12 @@ func fenceActions(o Observation, t Target) []Action {
 	if o.Lease != nil && o.Lease.Holder == t.Identity() {
 		acts = append(acts, Action{Kind: ClearLease, Node: t.Node, Holder: t.Identity()})
 	}
-	// With the out-of-service taint the attach/detach controller detaches
-	// at once by itself; otherwise irisha does what the dead kubelet cannot.
-	if t.Reason == ReasonNodeShutdown && nodeExists {
-		return acts
-	}
-	for _, a := range o.Attachments {
-		if a.Node == t.Node {
-			acts = append(acts, Action{Kind: DeleteAttachment, Node: t.Node, Attachment: a.Name})
+	if releases {
+		for _, a := range o.Attachments {
+			if a.Node == t.Node {
+				acts = append(acts, Action{Kind: DeleteAttachment, Node: t.Node, Attachment: a.Name})
+			}
 		}
-	}
-	if nodeExists && node.VolumeInUse {
-		acts = append(acts, Action{Kind: ReleaseVolume, Node: t.Node})
 	}
 	return acts
 }

@@ -72,7 +72,7 @@ func TestDecide(t *testing.T) {
 			name:    "Lease expired beyond the margin: node lost or partitioned, the kubelet's last word was running",
 			obs:     func() Observation { return running(expired) },
 			verdict: v1alpha1.FencingConfirmedDead, reason: ReasonLeaseExpired, start: true,
-			actions: []ActionKind{Cordon, ForceDeletePod, ClearLease, DeleteAttachment, ReleaseVolume},
+			actions: []ActionKind{Cordon, ReleaseVolume, ForceDeletePod, ClearLease, DeleteAttachment},
 		},
 		{
 			name: "Lease expired while the live kubelet restarts the container",
@@ -94,7 +94,7 @@ func TestDecide(t *testing.T) {
 				return o
 			},
 			verdict: v1alpha1.FencingConfirmedDead, reason: ReasonLeaseExpired, start: true,
-			actions: []ActionKind{Cordon, ForceDeletePod, ClearLease, DeleteAttachment, ReleaseVolume},
+			actions: []ActionKind{Cordon, ReleaseVolume, ForceDeletePod, ClearLease, DeleteAttachment},
 		},
 		{
 			name: "Lease expired, container not running, kubelet renewing",
@@ -218,7 +218,7 @@ func TestDecide(t *testing.T) {
 				return o
 			},
 			verdict: v1alpha1.FencingConfirmedDead, reason: ReasonFencing,
-			actions: []ActionKind{ForceDeletePod, DeleteAttachment, ReleaseVolume},
+			actions: []ActionKind{ReleaseVolume, ForceDeletePod, DeleteAttachment},
 		},
 		{
 			name: "the old pod renewed after it was declared dead: its node is back",
@@ -250,7 +250,7 @@ func TestDecide(t *testing.T) {
 				return o
 			},
 			verdict: v1alpha1.FencingConfirmedDead, reason: ReasonFencing,
-			actions: []ActionKind{Cordon, ForceDeletePod, ClearLease, DeleteAttachment, ReleaseVolume},
+			actions: []ActionKind{Cordon, ReleaseVolume, ForceDeletePod, ClearLease, DeleteAttachment},
 		},
 		{
 			name: "every step done, replacement not Ready yet",
@@ -352,10 +352,10 @@ func TestFenceActionsNameTheDeadPodAndNode(t *testing.T) {
 	d := Decide(o)
 	want := []Action{
 		{Kind: Cordon, Node: "node-1"},
+		{Kind: ReleaseVolume, Node: "node-1"},
 		{Kind: ForceDeletePod, Node: "node-1", Pod: "iris-a", PodUID: "uid-a"},
 		{Kind: ClearLease, Node: "node-1", Holder: "iris-a_uid-a"},
 		{Kind: DeleteAttachment, Node: "node-1", Attachment: "csi-1"},
-		{Kind: ReleaseVolume, Node: "node-1"},
 	}
 	if !reflect.DeepEqual(d.Actions, want) {
 		t.Errorf("actions\n got %+v\nwant %+v", d.Actions, want)

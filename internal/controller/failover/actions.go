@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
@@ -130,13 +131,15 @@ func (r *Reconciler) clearLease(ctx context.Context, w *world, holder string) er
 // the volume from status.volumesInUse. The attach/detach controller then
 // detaches it at once (verifying that it is not in use) instead of waiting
 // its 6-minute maxWaitForUnmountDuration. It is safe because the old IRIS
-// has provably stopped: its Lease expired. Only this volume is touched.
+// has provably stopped: its Lease expired. Only the volumes of instances
+// judged so are touched (volumeReleases batches those of one node).
 func (r *Reconciler) releaseVolume(ctx context.Context, w *world, name string) error {
-	if w.volume == "" {
+	node, ok := w.nodes[name]
+	if w.volume == "" || !ok {
 		return nil
 	}
-	return r.patchNode(ctx, w, name, true, func(n *corev1.Node) {
-		n.Status.VolumesInUse = slices.DeleteFunc(n.Status.VolumesInUse, func(v corev1.UniqueVolumeName) bool { return string(v) == w.volume })
+	return r.releases.release(ctx, name, w.volume, func(ctx context.Context, volumes sets.Set[string]) error {
+		return r.patchVolumesInUse(ctx, node, volumes)
 	})
 }
 

@@ -518,13 +518,18 @@ func hasOutOfService(n *corev1.Node) bool {
 // over together, their operator patching that one node concurrently from a
 // cache that lags behind its own writes. Each is fenced; the node is
 // cordoned once, by irisha; every instance's volume, and only theirs, is
-// released from the node (another workload's volume stays in use).
+// released from the node: another workload's volume stays in use, and so
+// does one that its kubelet reports just before irisha's first release
+// lands (the release must not write back the list it read).
 func TestEveryInstanceOfALostNode(t *testing.T) {
 	ctx := t.Context()
 	ns := newNamespace(t, ctx)
 	node1, node2 := ns+"-node-1", ns+"-node-2"
 	createNodes(t, ctx, node1, node2)
-	const otherVolume = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^someone-elses")
+	const (
+		otherVolume = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^someone-elses")
+		lateVolume  = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^mounted-meanwhile")
+	)
 	n := &corev1.Node{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: node1}, n); err != nil {
 		t.Fatal(err)
@@ -537,13 +542,28 @@ func TestEveryInstanceOfALostNode(t *testing.T) {
 	for i := range 8 {
 		fs = append(fs, newInstanceOn(t, ctx, ns, fmt.Sprintf("iris-%d", i), v1alpha1.FailoverLease, node1, node2))
 	}
-	startOperator(t, ns, nil)
+	var raced atomic.Bool
+	startOperator(t, ns, &interceptor.Funcs{
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			if _, ok := obj.(*corev1.Node); ok && obj.GetName() == node1 && !raced.Swap(true) {
+				err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					cur := fs[0].node(ctx, node1)
+					cur.Status.VolumesInUse = append(cur.Status.VolumesInUse, lateVolume)
+					return env.Client.Status().Update(ctx, cur)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	})
 	for _, f := range fs {
 		eventually(t, ctx, "every fencing step of "+f.inst.Name, f.fenced)
 	}
 	got := fs[0].node(ctx, node1)
-	if !slices.Equal(got.Status.VolumesInUse, []corev1.UniqueVolumeName{otherVolume}) {
-		t.Errorf("volumesInUse %v, want only the other workload's %s", got.Status.VolumesInUse, otherVolume)
+	if want := []corev1.UniqueVolumeName{otherVolume, lateVolume}; !slices.Equal(got.Status.VolumesInUse, want) {
+		t.Errorf("volumesInUse %v, want only %v", got.Status.VolumesInUse, want)
 	}
 	if fs[0].node(ctx, node2).Spec.Unschedulable {
 		t.Error("the healthy node was cordoned")

@@ -24,9 +24,10 @@ import (
 
 // concurrency is how many instances are judged and fenced at once (one
 // instance is never reconciled twice at once): a node loss makes every
-// instance on the node due at once, and each would wait for the others'
-// fencing steps with one worker. 10 measured no better than 4 on two cores.
-const concurrency = 4
+// instance on the node due at once, and each reconcile mostly waits on the
+// API server. Once the writes to the lost node stopped conflicting
+// (volumeReleases), 10 declared 30 instances dead about 1.5 s sooner than 4.
+const concurrency = 10
 
 // Field indexes.
 const (

@@ -103,7 +103,12 @@ func run(cfg config, s store, msg messages, term <-chan os.Signal, ln net.Listen
 				continue // a hung instance does not answer a shutdown request
 			}
 			return shutdown(cfg, s, msg, ln, j)
-		case now := <-tick.C:
+		case <-tick.C:
+			// Stamped with the time of the write, not the tick's: a ticker
+			// delivers the time the tick was due, which after a SIGSTOP
+			// (a frozen node) is from before the pause, and the journal
+			// must say when the write happened.
+			now := time.Now()
 			words := cfg.controls()
 			if slices.Contains(words, ControlCrash) {
 				_ = cfg.consumeControl(ControlCrash)

@@ -24,6 +24,11 @@ import (
 	"github.com/irisha/irisha/internal/sim/proc"
 )
 
+// podWorkers is how many pods one simulated kubelet syncs at once. The real
+// kubelet gives every pod a worker goroutine of its own; two made a node
+// that receives a lost node's 30 pods start them one pair at a time.
+const podWorkers = 16
+
 // ContainerEnv is what a ContainerRunner gets to start one container of a
 // pod on a simulated node.
 type ContainerEnv struct {
@@ -189,7 +194,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 	k.cfg.Log.V(1).Info("Kubelet started", "node", k.cfg.NodeName)
 	var wg sync.WaitGroup
-	for range 2 {
+	for range podWorkers {
 		wg.Go(func() {
 			for k.processNext(ctx) {
 			}

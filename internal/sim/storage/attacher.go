@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 )
@@ -23,6 +24,9 @@ const attacherFinalizer = "external-attacher/driver-longhorn-io"
 // besides the retries that other VolumeAttachments' changes trigger.
 const blockedRetry = 2 * time.Second
 
+// attacherWorkers is the external-attacher's default --worker-threads.
+const attacherWorkers = 10
+
 type attacher struct {
 	*Store
 	c client.Client
@@ -34,6 +38,9 @@ func (s *Store) setupAttacher(mgr ctrl.Manager) error {
 		For(&storagev1.VolumeAttachment{}).
 		// A detach elsewhere may unblock an attach of the same volume.
 		Watches(&storagev1.VolumeAttachment{}, handler.EnqueueRequestsFromMapFunc(a.samePV)).
+		// As many as the CSI external-attacher's --worker-threads default:
+		// one worker serialised the attaches of a lost node's volumes.
+		WithOptions(controller.Options{MaxConcurrentReconciles: attacherWorkers}).
 		Complete(a)
 	if err != nil {
 		return fmt.Errorf("setting up the attacher: %w", err)
