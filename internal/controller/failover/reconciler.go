@@ -74,12 +74,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	if d.Start {
 		log.Info("Pod declared dead; failing over", "pod", d.Target.Pod, "node", d.Target.Node, "reason", d.Target.Reason)
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FailoverStarted", "Failover", "%s", d.Message)
 		// Recorded before the first step, so a restarted operator
-		// continues this failover instead of judging afresh.
+		// continues this failover instead of judging afresh; told once it
+		// is recorded, so a failed write is not told twice.
 		if err := r.updateStatus(ctx, inst, func(st *v1alpha1.IrisInstanceStatus) { startRecord(st, d, obs.Now) }); err != nil {
 			return ctrl.Result{}, err
 		}
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FailoverStarted", "Failover", "%s", d.Message)
 		r.Metrics.failovers.WithLabelValues(d.Target.Reason).Inc()
 	}
 	if err := r.fence(ctx, inst, w, d.Actions); err != nil {
