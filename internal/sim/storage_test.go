@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -129,3 +131,81 @@ func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAttacherAttachesAVolumeOnce: VolumeAttachments of one RWO volume for
+// every node, created at once as racing attach decisions would be: the block
+// store attaches the volume to exactly one node although the attacher's
+// workers run concurrently, and to another only once that one detached.
+func TestAttacherAttachesAVolumeOnce(t *testing.T) {
+	c := startCluster(t, sim.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	cl := c.Client()
+	const ns = "race"
+	if err := c.CreateNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "data"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: ptr(sim.LonghornClass),
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	if err := cl.Create(ctx, pvc); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "the claim to be bound", func() (bool, error) {
+		err := cl.Get(ctx, client.ObjectKeyFromObject(pvc), pvc)
+		return err == nil && pvc.Spec.VolumeName != "", err
+	})
+	pv := pvc.Spec.VolumeName
+	vas := map[string]*storagev1.VolumeAttachment{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for _, n := range c.Nodes() {
+		va := &storagev1.VolumeAttachment{
+			ObjectMeta: metav1.ObjectMeta{Name: "race-" + n.Name},
+			Spec: storagev1.VolumeAttachmentSpec{Attacher: sim.LonghornDriver, NodeName: n.Name,
+				Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &pv}},
+		}
+		vas[n.Name] = va
+		wg.Go(func() { errs <- cl.Create(ctx, va) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var winner string
+	poll(ctx, t, "an attach", func() (bool, error) {
+		got := attachedTo(ctx, t, c, pv)
+		if len(got) > 1 {
+			t.Fatalf("RWO volume attached to %v at once", got)
+		}
+		if len(got) == 1 {
+			winner = got[0]
+		}
+		return winner != "", nil
+	})
+	// The refused attaches are retried (on their own every 2 s): none may
+	// succeed while the winner holds the volume.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if got := attachedTo(ctx, t, c, pv); len(got) != 1 || got[0] != winner {
+			t.Fatalf("volume attached to %v, want only %s", got, winner)
+		}
+	}
+	if err := cl.Delete(ctx, vas[winner]); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "an attach elsewhere", func() (bool, error) {
+		got := attachedTo(ctx, t, c, pv)
+		if len(got) > 1 {
+			t.Fatalf("RWO volume attached to %v at once", got)
+		}
+		return len(got) == 1 && got[0] != winner, nil
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,10 +31,26 @@ const attacherWorkers = 10
 type attacher struct {
 	*Store
 	c client.Client
+	// fresh reads past the cache: with several workers, the decision to
+	// attach must see an attach of the same volume that another worker has
+	// just written.
+	fresh client.Reader
+	// volumes serialises the attaches of one volume: the engine runs on
+	// one node, and two workers must not both find it free.
+	volumes keyedMutex
+}
+
+// keyedMutex is a mutex per key.
+type keyedMutex struct{ m sync.Map }
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	mu, _ := k.m.LoadOrStore(key, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
 }
 
 func (s *Store) setupAttacher(mgr ctrl.Manager) error {
-	a := &attacher{Store: s, c: mgr.GetClient()}
+	a := &attacher{Store: s, c: mgr.GetClient(), fresh: mgr.GetAPIReader()}
 	err := ctrl.NewControllerManagedBy(mgr).Named("sim-attacher").
 		For(&storagev1.VolumeAttachment{}).
 		// A detach elsewhere may unblock an attach of the same volume.
@@ -100,8 +117,9 @@ func (a *attacher) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	if err := a.c.Get(ctx, client.ObjectKey{Name: *va.Spec.Source.PersistentVolumeName}, pv); err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading PV of %s: %w", va.Name, err)
 	}
+	defer a.volumes.lock(pv.Name)()
 	list := &storagev1.VolumeAttachmentList{}
-	if err := a.c.List(ctx, list); err != nil {
+	if err := a.fresh.List(ctx, list); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing VolumeAttachments: %w", err)
 	}
 	if holder := attachedElsewhere(va, list.Items, pv.Spec.AccessModes); holder != "" {
