@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/irisha/irisha/internal/controller/failover"
 )
 
 // report is the JSON output.
@@ -160,6 +162,59 @@ type summary struct {
 	Stuck                bool    `json:"knownStuckTimeout,omitempty"`
 	// Timeline of the slowest sample, for the table's last column.
 	Slowest string `json:"slowest,omitempty"`
+	// Phases of irisha's failovers over every instance, in order.
+	Phases []phase `json:"phases,omitempty"`
+}
+
+// phase is when a step of the failover was seen, in seconds after the
+// fault: median and slowest over every instance that reached it.
+type phase struct {
+	Label      string  `json:"label"`
+	Instances  int     `json:"instances"`
+	P50Seconds float64 `json:"p50Seconds"`
+	MaxSeconds float64 `json:"maxSeconds"`
+}
+
+// phaseMilestones are irisha's failover steps worth a phase, in order; the
+// last phase is the RTO itself.
+var phaseMilestones = []struct{ key, label string }{
+	{"FailoverStarted", "declared dead"},
+	{failover.EventFencing, "fencing steps done"},
+}
+
+// phasesOf folds the instances' milestones and RTOs into phases; none when
+// no instance was declared dead.
+func phasesOf(instances []instanceResult) []phase {
+	seconds := make([][]float64, len(phaseMilestones)+1)
+	for _, i := range instances {
+		for _, m := range i.Timeline {
+			for k, pm := range phaseMilestones {
+				if m.Key == pm.key {
+					seconds[k] = append(seconds[k], m.Seconds)
+				}
+			}
+		}
+		if i.Recovered {
+			seconds[len(phaseMilestones)] = append(seconds[len(phaseMilestones)], i.RTOSeconds)
+		}
+	}
+	if len(seconds[0]) == 0 {
+		return nil
+	}
+	var out []phase
+	for k, ss := range seconds {
+		label := "Ready (RTO)"
+		if k < len(phaseMilestones) {
+			label = phaseMilestones[k].label
+		}
+		p50, ok := percentile(ss, 50)
+		if !ok {
+			continue
+		}
+		mx, _ := percentile(ss, 100)
+		out = append(out, phase{Label: label, Instances: len(ss), P50Seconds: p50, MaxSeconds: mx})
+	}
+	return out
 }
 
 // summarize folds the runs of each pair into a row.
@@ -168,6 +223,7 @@ func summarize(pairs []pair, runs []runResult) []summary {
 	for _, p := range pairs {
 		s := summary{Setup: p.Setup, Scenario: p.Scenario, Instances: p.Instances, Stuck: p.Stuck}
 		var samples []float64
+		var all []instanceResult
 		slowest, slowestRTO := "", -1.0
 		for _, r := range runs {
 			if r.Setup != p.Setup || r.Scenario != p.Scenario {
@@ -180,6 +236,7 @@ func summarize(pairs []pair, runs []runResult) []summary {
 			}
 			s.W1Observer += len(r.W1Violations)
 			s.W1Journal += r.journalViolations()
+			all = append(all, r.Instances...)
 			for _, i := range r.Instances {
 				s.Samples++
 				s.StaleWrites += i.StaleWrites
@@ -202,6 +259,9 @@ func summarize(pairs []pair, runs []runResult) []summary {
 		s.P99Seconds = finite(percentile(samples, 99))
 		s.MaxSeconds = finite(percentile(samples, 100))
 		s.Slowest = slowest
+		if isIrisha(p.Setup) {
+			s.Phases = phasesOf(all)
+		}
 		out = append(out, s)
 	}
 	return out
@@ -223,6 +283,7 @@ var shown = map[string]string{
 	"NodeNotSchedulable":     "node cordoned",
 	"TaintManagerEviction":   "taint eviction",
 	"FailoverStarted":        "irisha: pod declared dead",
+	failover.EventFencing:    "fencing steps done",
 	"Fenced":                 "fenced",
 	"PodTerminating":         "old pod Terminating",
 	"Killing":                "container stopped",
@@ -260,7 +321,30 @@ func markdown(rows []summary, o options) string {
 			s.Setup, s.Scenario, runs, s.Recovered, s.Samples, secondsCell(s.P50Seconds, s), secondsCell(s.P99Seconds, s),
 			w1Cell(s), notRecoveredCell(s), escape(s.Slowest))
 	}
+	writePhases(&b, rows)
 	return b.String()
+}
+
+// writePhases adds the table of irisha's failover phases, if any row has
+// them.
+func writePhases(b *strings.Builder, rows []summary) {
+	header := false
+	for _, s := range rows {
+		if len(s.Phases) == 0 {
+			continue
+		}
+		if !header {
+			b.WriteString("\nirisha's failovers step by step: seconds after the fault, median / slowest over every instance " +
+				"(the steps are the operator's Events as the benchmark received them).\n\n")
+			b.WriteString("| Setup | Scenario | Phases |\n|---|---|---|\n")
+			header = true
+		}
+		var cells []string
+		for _, ph := range s.Phases {
+			cells = append(cells, fmt.Sprintf("%s %.1f / %.1f", ph.Label, ph.P50Seconds, ph.MaxSeconds))
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", s.Setup, s.Scenario, strings.Join(cells, " → "))
+	}
 }
 
 func secondsCell(v *float64, s summary) string {
