@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/irisha/irisha/internal/controller/failover"
+	"github.com/irisha/irisha/internal/fencing"
 )
 
 // report is the JSON output.
@@ -179,7 +179,7 @@ type phase struct {
 // last phase is the RTO itself.
 var phaseMilestones = []struct{ key, label string }{
 	{"FailoverStarted", "declared dead"},
-	{failover.EventFencing, "fencing steps done"},
+	{string(fencing.ForceDeletePod), "pod force-deleted"},
 }
 
 // phasesOf folds the instances' milestones and RTOs into phases; none when
@@ -279,21 +279,21 @@ const milestoneNodeBack = "NodeBack"
 
 // shown are the milestones worth a column, with their labels.
 var shown = map[string]string{
-	"NodeNotReady":           "node NotReady",
-	"NodeNotSchedulable":     "node cordoned",
-	"TaintManagerEviction":   "taint eviction",
-	"FailoverStarted":        "irisha: pod declared dead",
-	failover.EventFencing:    "fencing steps done",
-	"Fenced":                 "fenced",
-	"PodTerminating":         "old pod Terminating",
-	"Killing":                "container stopped",
-	"ReplacementCreated":     "replacement created",
-	"FailedScheduling":       "FailedScheduling",
-	"FailedAttachVolume":     "Multi-Attach (FailedAttachVolume)",
-	"SuccessfulAttachVolume": "volume attached",
-	"Started":                "container started",
-	"BackOff":                "back-off",
-	milestoneNodeBack:        "node back (thawed/healed)",
+	"NodeNotReady":                 "node NotReady",
+	"NodeNotSchedulable":           "node cordoned",
+	"TaintManagerEviction":         "taint eviction",
+	"FailoverStarted":              "irisha: pod declared dead",
+	string(fencing.ForceDeletePod): "pod force-deleted",
+	"Fenced":                       "fenced",
+	"PodTerminating":               "old pod Terminating",
+	"Killing":                      "container stopped",
+	"ReplacementCreated":           "replacement created",
+	"FailedScheduling":             "FailedScheduling",
+	"FailedAttachVolume":           "Multi-Attach (FailedAttachVolume)",
+	"SuccessfulAttachVolume":       "volume attached",
+	"Started":                      "container started",
+	"BackOff":                      "back-off",
+	milestoneNodeBack:              "node back (thawed/healed)",
 }
 
 // markdown renders the table.

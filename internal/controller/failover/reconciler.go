@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,10 +18,6 @@ import (
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/fencing"
 )
-
-// EventFencing is the reason of the Event that lists the fencing steps one
-// reconcile carried out.
-const EventFencing = "Fencing"
 
 // progressRecheck is how soon an instance being fenced is looked at again
 // even if no watched object changed.
@@ -102,28 +97,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// fence carries out the steps in order and tells of them in one Event: a
-// lost node fails all its instances over at once, and an Event per step
-// multiplied the API server's load when it is busiest.
+// fence carries out the steps in order, each told in an Event named after
+// it; a failed step is a FencingFailed Event and ends the reconcile.
 func (r *Reconciler) fence(ctx context.Context, inst *v1alpha1.IrisInstance, w *world, actions []fencing.Action) error {
-	var done []string
-	var failed error
 	for _, a := range actions {
 		what, err := r.act(ctx, w, a)
 		if err != nil {
-			failed = fmt.Errorf("fencing step %s: %w", a.Kind, err)
-			break
+			r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FencingFailed", string(a.Kind), "%v", err)
+			return fmt.Errorf("fencing step %s: %w", a.Kind, err)
 		}
 		logf.FromContext(ctx).Info("Fencing step done", "step", a.Kind, "detail", what)
-		done = append(done, what)
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, string(a.Kind), string(a.Kind), "%s", what)
 	}
-	if len(done) > 0 {
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, EventFencing, "Fence", "%s", strings.Join(done, "; "))
-	}
-	if failed != nil {
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FencingFailed", "Fence", "%v", failed)
-	}
-	return failed
+	return nil
 }
 
 func startRecord(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time) {
