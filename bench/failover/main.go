@@ -51,6 +51,7 @@ func run() error {
 	flag.IntVar(&o.parallel, "parallel", 6, "load budget (clusters at once, weighted): a reference cluster weighs 1, an irisha cluster 3, with 10 instances 4, with 30 instances 6")
 	flag.IntVar(&o.nodes, "nodes", 3, "simulated nodes per cluster")
 	flag.BoolVar(&o.fast, "fast-timings", false, "use the sim's shortened timings instead of Kubernetes' defaults (smoke test only)")
+	flag.IntVar(&o.kcmQPS, "kcm-api-qps", 0, "kube-controller-manager's --kube-api-qps (burst 1.5 times it); 0 keeps Kubernetes' default 20 (burst 30), which bounds the attach/detach controller with many volumes on a lost node")
 	flag.StringVar(&o.workDir, "workdir", "", "parent of the clusters' work directories (default the system's temp dir)")
 	flag.StringVar(&o.keep, "keep", keepAnomalies, "keep clusters' work directories (logs): all, anomalies (error, W1 violation, not recovered, irisha over its goal) or none")
 	asJSON := flag.Bool("json", false, "print JSON instead of a Markdown table")

@@ -38,6 +38,7 @@ type options struct {
 	planOptions
 	parallel, nodes int
 	fast            bool
+	kcmQPS          int
 	workDir         string
 	keep            string // keepAll, keepAnomalies, keepNone
 	log             logr.Logger
@@ -61,6 +62,9 @@ func (o options) validate() error {
 	if o.timeout <= 0 || o.stuckTimeout <= 0 {
 		return errors.New("need positive -timeout and -stuck-timeout")
 	}
+	if o.kcmQPS < 0 {
+		return errors.New("need -kcm-api-qps >= 0 (0: Kubernetes' default)")
+	}
 	switch o.keep {
 	case keepAll, keepAnomalies, keepNone:
 	default:
@@ -77,10 +81,14 @@ func (o options) timings() sim.Timings {
 }
 
 func (o options) timingsName() string {
+	name := "Kubernetes defaults"
 	if o.fast {
-		return "fast (sim.FastTimings)"
+		name = "fast (sim.FastTimings)"
 	}
-	return "Kubernetes defaults"
+	if o.kcmQPS > 0 {
+		name += fmt.Sprintf(", but kube-controller-manager --kube-api-qps=%d --kube-api-burst=%d", o.kcmQPS, o.kcmQPS*3/2)
+	}
+	return name
 }
 
 // runAll runs every job in a cluster of its own, as many at once as the
@@ -155,7 +163,7 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 	bootCtx, cancel := context.WithTimeout(ctx, 3*time.Minute+time.Duration(p.Instances)*15*time.Second)
 	defer cancel()
 	irisha := isIrisha(p.Setup)
-	opts := sim.Options{Nodes: o.nodes, Timings: o.timings(), Log: log, WorkDir: o.workDir, KeepWorkDir: true}
+	opts := sim.Options{Nodes: o.nodes, Timings: o.timings(), ControllerManagerQPS: o.kcmQPS, Log: log, WorkDir: o.workDir, KeepWorkDir: true}
 	if irisha {
 		opts.Runner = simirisha.Runner(o.bins, simirisha.RunnerOptions{})
 	}

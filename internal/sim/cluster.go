@@ -67,7 +67,11 @@ type Options struct {
 	// Runner, if set, decides which local process stands for each
 	// container; nil simulates every container without a process.
 	Runner ContainerRunner
-	Log    logr.Logger
+	// ControllerManagerQPS, when positive, replaces kube-controller-manager's
+	// default client rate (20 requests/s, burst 30) by this (burst 1.5
+	// times it).
+	ControllerManagerQPS int
+	Log                  logr.Logger
 }
 
 // Cluster is a running simulated cluster.
@@ -133,6 +137,7 @@ func (c *Cluster) boot(ctx context.Context) error {
 		NodeMonitorPeriod:        c.timings.NodeMonitorPeriod,
 		NodeStartupGracePeriod:   c.timings.NodeStartupGracePeriod,
 		DefaultTolerationSeconds: c.timings.DefaultTolerationSeconds,
+		ControllerManagerQPS:     c.opts.ControllerManagerQPS,
 		Log:                      c.log,
 	})
 	if err != nil {

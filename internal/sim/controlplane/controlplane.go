@@ -41,7 +41,11 @@ type Config struct {
 	// admission plugin gives every pod for the not-ready and unreachable
 	// NoExecute taints.
 	DefaultTolerationSeconds int64
-	Log                      logr.Logger
+	// ControllerManagerQPS, when positive, is kube-controller-manager's
+	// --kube-api-qps (burst 1.5 times it, as the defaults 20/30); zero keeps
+	// Kubernetes' default. Every controller's client has its own budget.
+	ControllerManagerQPS int
+	Log                  logr.Logger
 }
 
 // ControlPlane is a running etcd, kube-apiserver, kube-controller-manager
@@ -153,21 +157,24 @@ func (cp *ControlPlane) boot(ctx context.Context, cfg Config, bins string) error
 	if err := cp.WriteKubeconfig(cp.AdminKubeconfig, cp.APIServerAddr); err != nil {
 		return err
 	}
-	if _, err := cp.start(cfg, bins, testbin.KubeControllerManager,
-		"--kubeconfig="+cp.AdminKubeconfig,
+	kcm := []string{"--kubeconfig=" + cp.AdminKubeconfig,
 		"--controllers=*",
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
 		"--secure-port=0",
 		"--use-service-account-credentials=false",
-		"--service-account-private-key-file="+cp.files["sa.key"],
-		"--root-ca-file="+cp.files["ca.crt"],
-		"--cluster-signing-cert-file="+cp.files["ca.crt"],
-		"--cluster-signing-key-file="+cp.files["ca.key"],
-		"--node-monitor-grace-period="+cfg.NodeMonitorGracePeriod.String(),
-		"--node-monitor-period="+cfg.NodeMonitorPeriod.String(),
-		"--node-startup-grace-period="+cfg.NodeStartupGracePeriod.String(),
-	); err != nil {
+		"--service-account-private-key-file=" + cp.files["sa.key"],
+		"--root-ca-file=" + cp.files["ca.crt"],
+		"--cluster-signing-cert-file=" + cp.files["ca.crt"],
+		"--cluster-signing-key-file=" + cp.files["ca.key"],
+		"--node-monitor-grace-period=" + cfg.NodeMonitorGracePeriod.String(),
+		"--node-monitor-period=" + cfg.NodeMonitorPeriod.String(),
+		"--node-startup-grace-period=" + cfg.NodeStartupGracePeriod.String(),
+	}
+	if q := cfg.ControllerManagerQPS; q > 0 {
+		kcm = append(kcm, "--kube-api-qps="+strconv.Itoa(q), "--kube-api-burst="+strconv.Itoa(q*3/2))
+	}
+	if _, err := cp.start(cfg, bins, testbin.KubeControllerManager, kcm...); err != nil {
 		return err
 	}
 	if _, err := cp.start(cfg, bins, testbin.KubeScheduler,
