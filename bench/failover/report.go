@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/irisha/irisha/internal/fencing"
+	"github.com/irisha/irisha/internal/sim/observe"
 )
 
 // report is the JSON output.
@@ -180,6 +181,7 @@ type phase struct {
 var phaseMilestones = []struct{ key, label string }{
 	{"FailoverStarted", "declared dead"},
 	{string(fencing.ForceDeletePod), "pod force-deleted"},
+	{observe.MilestoneVolumeAttached, "volume attached"},
 }
 
 // phasesOf folds the instances' milestones and RTOs into phases; none when
@@ -279,21 +281,21 @@ const milestoneNodeBack = "NodeBack"
 
 // shown are the milestones worth a column, with their labels.
 var shown = map[string]string{
-	"NodeNotReady":                 "node NotReady",
-	"NodeNotSchedulable":           "node cordoned",
-	"TaintManagerEviction":         "taint eviction",
-	"FailoverStarted":              "irisha: pod declared dead",
-	string(fencing.ForceDeletePod): "pod force-deleted",
-	"Fenced":                       "fenced",
-	"PodTerminating":               "old pod Terminating",
-	"Killing":                      "container stopped",
-	"ReplacementCreated":           "replacement created",
-	"FailedScheduling":             "FailedScheduling",
-	"FailedAttachVolume":           "Multi-Attach (FailedAttachVolume)",
-	"SuccessfulAttachVolume":       "volume attached",
-	"Started":                      "container started",
-	"BackOff":                      "back-off",
-	milestoneNodeBack:              "node back (thawed/healed)",
+	"NodeNotReady":                  "node NotReady",
+	"NodeNotSchedulable":            "node cordoned",
+	"TaintManagerEviction":          "taint eviction",
+	"FailoverStarted":               "irisha: pod declared dead",
+	string(fencing.ForceDeletePod):  "pod force-deleted",
+	"Fenced":                        "fenced",
+	"PodTerminating":                "old pod Terminating",
+	"Killing":                       "container stopped",
+	"ReplacementCreated":            "replacement created",
+	"FailedScheduling":              "FailedScheduling",
+	"FailedAttachVolume":            "Multi-Attach (FailedAttachVolume)",
+	observe.MilestoneVolumeAttached: "volume attached",
+	"Started":                       "container started",
+	"BackOff":                       "back-off",
+	milestoneNodeBack:               "node back (thawed/healed)",
 }
 
 // markdown renders the table.

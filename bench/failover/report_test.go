@@ -28,7 +28,7 @@ func TestSummarizeAndMarkdown(t *testing.T) {
 		}}},
 		{Setup: setupIrisha, Scenario: nodeKill, Run: 1, Instances: []instanceResult{{Recovered: true, RTOSeconds: 14.2, OldNode: "node-1", NewNode: "node-2"}}},
 		{Setup: setupIrisha, Scenario: nodeKill, Run: 2, Instances: []instanceResult{{Recovered: true, RTOSeconds: 12.0, OldNode: "node-2", NewNode: "node-3",
-			Timeline: []milestone{{Key: "FailoverStarted", Seconds: 12.2}, {Key: "ForceDeletePod", Seconds: 12.3}, {Key: "Scheduled", Seconds: 12.4}}}}},
+			Timeline: []milestone{{Key: "FailoverStarted", Seconds: 12.2}, {Key: "ForceDeletePod", Seconds: 12.3}, {Key: "VolumeAttached", Seconds: 12.9}, {Key: "Scheduled", Seconds: 12.4}}}}},
 		{Setup: setupIrisha, Scenario: nodeKill, Run: 3, Instances: []instanceResult{{Recovered: true, RTOSeconds: 16.1, OldNode: "node-3", NewNode: "node-1",
 			JournalViolations: []string{"two writers", "old IRIS wrote"}, StaleWrites: 2, StaleAfterBack: 1, StaleRanSeconds: 0.0004}},
 			W1Violations: []string{"TwoPodsRunning bench-1/x"}},
@@ -56,7 +56,7 @@ func TestSummarizeAndMarkdown(t *testing.T) {
 		"| irisha | node-kill | 3 | 3/3 | 14.2 s | 16.1 s | **2** (observer 1, journal 1; the old IRIS wrote 2 entries after the takeover, 1 of them when its node came back, before its agent killed it (≤ 0.4 ms after the resume)) |  | , Ready +16.1 (node-3 → node-1) |",
 		"| irisha | node-kill-x10 | 1 × 2 instances | 2/2 | 13.0 s | 18.0 s | 0 |  | bench-2: , Ready +18.0",
 		"cap of 7 min",
-		"| irisha | node-kill | declared dead 12.2 / 12.2 → pod force-deleted 12.3 / 12.3 → Ready (RTO) 14.2 / 16.1 |",
+		"| irisha | node-kill | declared dead 12.2 / 12.2 → pod force-deleted 12.3 / 12.3 → volume attached 12.9 / 12.9 → Ready (RTO) 14.2 / 16.1 |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)

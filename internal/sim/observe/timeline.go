@@ -6,6 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -23,6 +25,10 @@ const (
 	MilestoneNodeNotReady   = "NodeNotReady"
 	MilestonePodTerminating = "PodTerminating"
 	MilestoneReplacement    = "ReplacementCreated"
+	// MilestoneVolumeAttached: a VolumeAttachment of the application's
+	// volume that was not attached before the fault reports attached (the
+	// attach/detach controller's own Event may arrive seconds later).
+	MilestoneVolumeAttached = "VolumeAttached"
 )
 
 // Timeline records the first occurrence of each milestone after Fault, for
@@ -35,11 +41,16 @@ type Timeline struct {
 	faultAt time.Time
 	known   map[types.UID]bool
 	first   map[string]Milestone
+	// volumes are the PVs bound to the application's namespace's claims;
+	// attachedBefore the attachments that were attached before the fault.
+	volumes        map[string]bool
+	attachedBefore map[types.UID]bool
 }
 
 // NewTimeline records milestones of the application.
 func NewTimeline(namespace string, selector labels.Selector) *Timeline {
-	return &Timeline{namespace: namespace, selector: selector, known: map[types.UID]bool{}, first: map[string]Milestone{}}
+	return &Timeline{namespace: namespace, selector: selector, known: map[types.UID]bool{}, first: map[string]Milestone{},
+		volumes: map[string]bool{}, attachedBefore: map[types.UID]bool{}}
 }
 
 // Fault starts recording at t; the pods given existed before (the watch
@@ -117,6 +128,38 @@ func (tl *Timeline) Pod(t time.Time, p *corev1.Pod, deleted bool) {
 func (tl *Timeline) Node(t time.Time, n *corev1.Node, deleted bool) {
 	if !deleted && !nodeReady(n) {
 		tl.Mark(t, MilestoneNodeNotReady, n.Name)
+	}
+}
+
+// PVC learns the application's volumes (every claim of its namespace).
+func (tl *Timeline) PVC(_ time.Time, pvc *corev1.PersistentVolumeClaim, deleted bool) {
+	if deleted || pvc.Namespace != tl.namespace || pvc.Spec.VolumeName == "" {
+		return
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.volumes[pvc.Spec.VolumeName] = true
+}
+
+// VolumeAttachment derives VolumeAttached.
+func (tl *Timeline) VolumeAttachment(t time.Time, va *storagev1.VolumeAttachment, deleted bool) {
+	pv := va.Spec.Source.PersistentVolumeName
+	if deleted || !va.Status.Attached || pv == nil {
+		return
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if !tl.volumes[*pv] {
+		return
+	}
+	if tl.faultAt.IsZero() {
+		tl.attachedBefore[va.UID] = true
+		return
+	}
+	// One created before the fault's second was attached before it, even
+	// if the watch delivers that late.
+	if !tl.attachedBefore[va.UID] && !va.CreationTimestamp.Before(&metav1.Time{Time: tl.faultAt.Truncate(time.Second)}) {
+		tl.markLocked(t, MilestoneVolumeAttached, va.Spec.NodeName)
 	}
 }
 

@@ -2,10 +2,13 @@ package observe
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestTimelineFirstOccurrencesAfterFault(t *testing.T) {
@@ -41,5 +44,34 @@ func TestTimelineFirstOccurrencesAfterFault(t *testing.T) {
 	}
 	if m := got[3]; m.Detail != "Multi-Attach error" {
 		t.Errorf("first detail kept: %q", m.Detail)
+	}
+}
+
+// VolumeAttached is the first attachment of the application's volume after
+// the fault that was not attached before it, seen on the object itself.
+func TestTimelineVolumeAttachedFromTheAttachment(t *testing.T) {
+	tl := NewTimeline("ns", labels.SelectorFromSet(labels.Set{"app": "iris"}))
+	attachment := func(uid, pv, node string, attached bool, created int) *storagev1.VolumeAttachment {
+		a := va("va-"+uid, pv, node, attached)
+		a.UID, a.CreationTimestamp = types.UID(uid), metav1.NewTime(at(created))
+		return a
+	}
+	tl.PVC(at(0), &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "iris-pvc"},
+		Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv"}}, false)
+	tl.VolumeAttachment(at(1), attachment("old", "pv", "n1", true, 1), false)
+	tl.Fault(at(10))
+	tl.VolumeAttachment(at(11), attachment("old", "pv", "n1", true, 1), false)          // updated, still attached
+	tl.VolumeAttachment(at(12), attachment("late", "pv", "n1", true, 9), false)         // delivered late
+	tl.VolumeAttachment(at(13), attachment("other", "other-pv", "n2", true, 13), false) // another volume
+	tl.VolumeAttachment(at(14), attachment("new", "pv", "n2", false, 14), false)
+	if _, seen := tl.Since(MilestoneVolumeAttached); seen {
+		t.Fatalf("attached too early: %+v", tl.Milestones())
+	}
+	tl.VolumeAttachment(at(15), attachment("new", "pv", "n2", true, 14), false)
+	if d, _ := tl.Since(MilestoneVolumeAttached); d != 5*time.Second {
+		t.Fatalf("VolumeAttached at +%v, want +5s: %+v", d, tl.Milestones())
+	}
+	if m := tl.Milestones()[0]; m.Detail != "n2" {
+		t.Errorf("detail %q, want the node", m.Detail)
 	}
 }

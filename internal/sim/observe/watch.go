@@ -61,14 +61,12 @@ func (r *RTO) Sink() Sink { return rtoSink{r} }
 // Sink returns tl as a Sink.
 func (tl *Timeline) Sink() Sink { return timelineSink{tl} }
 
-func (w1Sink) Node(time.Time, *corev1.Node, bool)                                  {}
-func (w1Sink) PVC(time.Time, *corev1.PersistentVolumeClaim, bool)                  {}
-func (w1Sink) PV(time.Time, *corev1.PersistentVolume, bool)                        {}
-func (w1Sink) Event(time.Time, *corev1.Event)                                      {}
-func (rtoSink) Event(time.Time, *corev1.Event)                                     {}
-func (timelineSink) PVC(time.Time, *corev1.PersistentVolumeClaim, bool)            {}
-func (timelineSink) PV(time.Time, *corev1.PersistentVolume, bool)                  {}
-func (timelineSink) VolumeAttachment(time.Time, *storagev1.VolumeAttachment, bool) {}
+func (w1Sink) Node(time.Time, *corev1.Node, bool)                 {}
+func (w1Sink) PVC(time.Time, *corev1.PersistentVolumeClaim, bool) {}
+func (w1Sink) PV(time.Time, *corev1.PersistentVolume, bool)       {}
+func (w1Sink) Event(time.Time, *corev1.Event)                     {}
+func (rtoSink) Event(time.Time, *corev1.Event)                    {}
+func (timelineSink) PV(time.Time, *corev1.PersistentVolume, bool) {}
 
 // Watch feeds sinks from informers (list, then watch: nothing is polled)
 // until ctx ends. It returns once the caches are synced, so every sink has
