@@ -86,7 +86,7 @@ func (o options) timingsName() string {
 		name = "fast (sim.FastTimings)"
 	}
 	if o.kcmQPS > 0 {
-		name += fmt.Sprintf(", but kube-controller-manager --kube-api-qps=%d --kube-api-burst=%d", o.kcmQPS, o.kcmQPS*3/2)
+		name += fmt.Sprintf(", but kube-controller-manager --kube-api-qps=%d", o.kcmQPS)
 	}
 	return name
 }
@@ -271,20 +271,25 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 	for _, a := range apps {
 		states[a] = finalState(checkCtx, c, a)
 	}
-	// Undo the fault, let the node run again, then check.
-	backAt := time.Now()
-	switch faultOf(p.Scenario) {
+	// Undo the fault, let the node run again, then check. backAt is when
+	// the node came back (zero if it did not).
+	fault := faultOf(p.Scenario)
+	undone := fault == nodeFreeze || fault == nodePartition
+	var backAt time.Time
+	switch fault {
 	case nodeFreeze:
 		// Unless the fence agent has powered it off meanwhile.
 		if target.State() == sim.NodeFrozen {
+			backAt = time.Now()
 			if err := target.Thaw(); err != nil {
 				res.Error = err.Error()
 			}
 		}
 	case nodePartition:
+		backAt = time.Now()
 		target.Heal()
 	}
-	if f := faultOf(p.Scenario); f == nodeFreeze || f == nodePartition {
+	if undone {
 		select {
 		case <-time.After(settle):
 		case <-ctx.Done():
@@ -308,18 +313,14 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 		for _, m := range a.tl.Milestones() {
 			ir.Timeline = append(ir.Timeline, milestone{Key: m.Key, Seconds: m.At.Sub(faultAt).Seconds(), Detail: m.Detail})
 		}
-		if f := faultOf(p.Scenario); f == nodeFreeze || f == nodePartition {
+		if undone {
 			back := milestone{Key: milestoneNodeBack, Seconds: res.FaultSeconds, Detail: target.Name}
 			at, _ := slices.BinarySearchFunc(ir.Timeline, back.Seconds, func(m milestone, s float64) int { return cmp.Compare(m.Seconds, s) })
 			ir.Timeline = slices.Insert(ir.Timeline, at, back)
 		}
 		ir.State = states[a]
 		if irisha {
-			var back time.Time
-			if f := faultOf(p.Scenario); f == nodeFreeze || f == nodePartition {
-				back = backAt
-			}
-			checkJournal(checkCtx, c, a, back, &ir)
+			checkJournal(checkCtx, c, a, backAt, &ir)
 		}
 		res.Instances = append(res.Instances, ir)
 	}

@@ -30,7 +30,7 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 	// conflict (patchNode), so each checks that it is still needed: another
 	// instance's failover of the same node, or an admin, may have been first.
 	case fencing.Cordon:
-		return "cordoned node " + a.Node, r.patchNode(ctx, w, a.Node, false, func(n *corev1.Node) {
+		return "cordoned node " + a.Node, r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
 			if n.Spec.Unschedulable {
 				return // an admin's cordon stays the admin's to lift
 			}
@@ -38,7 +38,7 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 			setAnnotation(n, v1alpha1.AnnotationCordoned, "true")
 		})
 	case fencing.Uncordon:
-		return "uncordoned node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, false, func(n *corev1.Node) {
+		return "uncordoned node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
 			if n.Annotations[v1alpha1.AnnotationCordoned] != "true" {
 				return
 			}
@@ -46,7 +46,7 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 			delete(n.Annotations, v1alpha1.AnnotationCordoned)
 		})
 	case fencing.TaintOutOfService:
-		return "tainted node " + a.Node + " " + TaintOutOfService + ":NoExecute", r.patchNode(ctx, w, a.Node, false, func(n *corev1.Node) {
+		return "tainted node " + a.Node + " " + TaintOutOfService + ":NoExecute", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
 			if slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintOutOfService }) {
 				return
 			}
@@ -54,7 +54,7 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 			setAnnotation(n, v1alpha1.AnnotationOutOfService, "true")
 		})
 	case fencing.RemoveOutOfServiceTaint:
-		return "removed " + TaintOutOfService + " from node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, false, func(n *corev1.Node) {
+		return "removed " + TaintOutOfService + " from node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
 			if n.Annotations[v1alpha1.AnnotationOutOfService] != "true" {
 				return // not irisha's taint
 			}
@@ -79,12 +79,12 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 
 // patchNode patches a node the way patchFresh does: the failovers of
 // every instance of a lost node patch that one node at once.
-func (r *Reconciler) patchNode(ctx context.Context, w *world, name string, status bool, mutate func(*corev1.Node)) error {
+func (r *Reconciler) patchNode(ctx context.Context, w *world, name string, mutate func(*corev1.Node)) error {
 	node, ok := w.nodes[name]
 	if !ok {
 		return nil
 	}
-	node, err := patchFresh(ctx, r.Client, r.APIReader, node, status, mutate)
+	node, err := patchFresh(ctx, r.Client, r.APIReader, node, false, mutate)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("patching node %s: %w", name, err)
 	}
