@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/irisha/irisha/internal/agent/lease"
+	"github.com/irisha/irisha/internal/version"
 )
 
 // Environment variables the Deployment sets for the agent (the downward API
@@ -114,16 +115,17 @@ The pod's name, namespace and UID come from the downward API
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
+	var rc *rest.Config
+	var err error
 	if kubeconfig == "" {
-		rc, err := rest.InClusterConfig()
-		if err != nil {
+		if rc, err = rest.InClusterConfig(); err != nil {
 			return nil, fmt.Errorf("loading the in-cluster config (outside a pod, pass --kubeconfig): %w", err)
 		}
-		return rc, nil
-	}
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
+	} else if rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
 		return nil, fmt.Errorf("loading %s: %w", kubeconfig, err)
 	}
+	// Told apart from the operator (the same binary) in the API server's
+	// audit log and metrics.
+	rc.UserAgent = "irisha-agent/" + version.Version
 	return rc, nil
 }

@@ -87,6 +87,9 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
+	// Its own name in the API server's audit log and metrics: the agents
+	// run the same binary.
+	cfg.UserAgent = "irisha-operator/" + version.Version
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},

@@ -138,7 +138,10 @@ func (r *Reconciler) releaseVolume(ctx context.Context, w *world, name string) e
 	if w.volume == "" || !ok {
 		return nil
 	}
-	return r.releases.release(ctx, name, w.volume, func(ctx context.Context, volumes sets.Set[string]) error {
+	return r.releases.release(ctx, name, w.volume, func(ctx context.Context, volumes sets.Set[string], prev *corev1.Node) (*corev1.Node, error) {
+		if prev != nil {
+			node = prev
+		}
 		return r.patchVolumesInUse(ctx, node, volumes)
 	})
 }

@@ -28,6 +28,10 @@ type volumeReleases struct {
 	open map[string]*releaseBatch
 	// writing serialises the patches of one node.
 	writing map[string]*sync.Mutex
+	// written is, per node, the node as its last patch left it, kept
+	// while another batch of the node waits: the cache has rarely seen
+	// that patch yet, and a patch built on the cache would fail its test.
+	written map[string]*corev1.Node
 }
 
 type releaseBatch struct {
@@ -36,8 +40,10 @@ type releaseBatch struct {
 	err     error
 }
 
-// writeRelease removes volumes from one node's volumesInUse.
-type writeRelease func(ctx context.Context, volumes sets.Set[string]) error
+// writeRelease removes volumes from one node's volumesInUse. prev is the
+// node as the previous batch's patch left it, nil if there was none just
+// before; it returns the node as written.
+type writeRelease func(ctx context.Context, volumes sets.Set[string], prev *corev1.Node) (*corev1.Node, error)
 
 // release removes volume from node's volumesInUse, together with the other
 // releases of the node that arrive before the patch is sent. It returns when
@@ -45,7 +51,7 @@ type writeRelease func(ctx context.Context, volumes sets.Set[string]) error
 func (v *volumeReleases) release(ctx context.Context, node, volume string, write writeRelease) error {
 	v.mu.Lock()
 	if v.open == nil {
-		v.open, v.writing = map[string]*releaseBatch{}, map[string]*sync.Mutex{}
+		v.open, v.writing, v.written = map[string]*releaseBatch{}, map[string]*sync.Mutex{}, map[string]*corev1.Node{}
 	}
 	b, joined := v.open[node]
 	if !joined {
@@ -66,8 +72,17 @@ func (v *volumeReleases) release(ctx context.Context, node, volume string, write
 		lock.Lock()
 		v.mu.Lock()
 		delete(v.open, node)
+		prev := v.written[node]
 		v.mu.Unlock()
-		b.err = write(ctx, b.volumes)
+		written, err := write(ctx, b.volumes, prev)
+		b.err = err
+		v.mu.Lock()
+		if _, next := v.open[node]; next && err == nil {
+			v.written[node] = written
+		} else {
+			delete(v.written, node)
+		}
+		v.mu.Unlock()
 		lock.Unlock()
 		close(b.done)
 	}
@@ -84,8 +99,8 @@ func (v *volumeReleases) release(ctx context.Context, node, volume string, write
 // so the attach/detach controller's updates of volumesAttached (frequent
 // while a lost node's volumes detach) do not make it fail, as a
 // resourceVersion precondition would. A failed test (422) reads the node
-// again, past the cache, and retries.
-func (r *Reconciler) patchVolumesInUse(ctx context.Context, node *corev1.Node, volumes sets.Set[string]) error {
+// again, past the cache, and retries. It returns the node as written.
+func (r *Reconciler) patchVolumesInUse(ctx context.Context, node *corev1.Node, volumes sets.Set[string]) (*corev1.Node, error) {
 	cur := node.DeepCopy()
 	err := retry.OnError(conflictRetry, apierrors.IsInvalid, func() error {
 		keep := slices.DeleteFunc(slices.Clone(cur.Status.VolumesInUse), func(v corev1.UniqueVolumeName) bool { return volumes.Has(string(v)) })
@@ -108,9 +123,9 @@ func (r *Reconciler) patchVolumesInUse(ctx context.Context, node *corev1.Node, v
 		return err
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("releasing volumes from node %s: %w", node.Name, err)
+		return nil, fmt.Errorf("releasing volumes from node %s: %w", node.Name, err)
 	}
-	return nil
+	return cur, nil
 }
 
 type jsonPatchOp struct {

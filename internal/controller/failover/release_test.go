@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 )
 
@@ -19,17 +21,21 @@ func TestReleasesJoinTheNextPatchOfTheirNode(t *testing.T) {
 	inFlight, unblock := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var patches []sets.Set[string]
+	var prevs []*corev1.Node
 	write := func(fail error) writeRelease {
-		return func(_ context.Context, vols sets.Set[string]) error {
+		return func(_ context.Context, vols sets.Set[string], prev *corev1.Node) (*corev1.Node, error) {
 			mu.Lock()
 			patches = append(patches, vols.Clone())
-			first := len(patches) == 1
+			prevs = append(prevs, prev)
+			n := len(patches)
 			mu.Unlock()
-			if first {
+			if n == 1 {
 				close(inFlight)
 				<-unblock
 			}
-			return fail
+			written := &corev1.Node{}
+			written.Name = "written-by-patch-" + strconv.Itoa(n)
+			return written, fail
 		}
 	}
 
@@ -67,6 +73,19 @@ func TestReleasesJoinTheNextPatchOfTheirNode(t *testing.T) {
 		if !patches[i].Equal(want[i]) {
 			t.Errorf("patch %d carried %v, want %v", i, sets.List(patches[i]), sets.List(want[i]))
 		}
+	}
+	// The batch that waited builds on what the patch before it wrote, not
+	// on a cache that has not seen that patch; batches that waited for
+	// nothing build on the cache.
+	if prevs[0] != nil || prevs[1] != nil {
+		t.Errorf("first patches of their nodes were given %v, %v as the previous write", prevs[0], prevs[1])
+	}
+	if prevs[2] == nil || prevs[2].Name != "written-by-patch-1" {
+		t.Errorf("the batch that waited was given %v, want the node as the patch before it wrote it", prevs[2])
+	}
+	// The chain ended (and the last patch failed): nothing is kept.
+	if len(v.written) != 0 {
+		t.Errorf("kept %d written nodes after the batches ended", len(v.written))
 	}
 }
 

@@ -25,9 +25,10 @@ import (
 // concurrency is how many instances are judged and fenced at once (one
 // instance is never reconciled twice at once): a node loss makes every
 // instance on the node due at once, and each reconcile mostly waits on the
-// API server. Once the writes to the lost node stopped conflicting
-// (volumeReleases), 10 declared 30 instances dead about 1.5 s sooner than 4.
-const concurrency = 10
+// API server, above all for its node's batched volume release. With 10, the
+// last of 30 instances on a lost node was declared dead up to 3 s after its
+// Lease ran out; with 30 within a second (docs/benchmarks.md).
+const concurrency = 30
 
 // Field indexes.
 const (
