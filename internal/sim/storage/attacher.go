@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,26 +30,10 @@ const attacherWorkers = 10
 type attacher struct {
 	*Store
 	c client.Client
-	// fresh reads past the cache: with several workers, the decision to
-	// attach must see an attach of the same volume that another worker has
-	// just written.
-	fresh client.Reader
-	// volumes serialises the attaches of one volume: the engine runs on
-	// one node, and two workers must not both find it free.
-	volumes keyedMutex
-}
-
-// keyedMutex is a mutex per key.
-type keyedMutex struct{ m sync.Map }
-
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	mu, _ := k.m.LoadOrStore(key, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	return mu.(*sync.Mutex).Unlock
 }
 
 func (s *Store) setupAttacher(mgr ctrl.Manager) error {
-	a := &attacher{Store: s, c: mgr.GetClient(), fresh: mgr.GetAPIReader()}
+	a := &attacher{Store: s, c: mgr.GetClient()}
 	err := ctrl.NewControllerManagedBy(mgr).Named("sim-attacher").
 		For(&storagev1.VolumeAttachment{}).
 		// A detach elsewhere may unblock an attach of the same volume.
@@ -93,16 +76,20 @@ func (a *attacher) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	if va.Spec.Attacher != LonghornDriver || va.Spec.Source.PersistentVolumeName == nil {
 		return ctrl.Result{}, nil
 	}
+	pvName := *va.Spec.Source.PersistentVolumeName
 	if va.DeletionTimestamp != nil {
-		// Detach: the block store releases the volume at once (a dead
-		// node's engine is gone anyway); dropping the finalizer lets the
-		// attach/detach controller's delete complete.
+		// Detach: the block store stops the engine at once (a dead node's
+		// is gone anyway); dropping the finalizer lets the attach/detach
+		// controller's delete complete. The engine is free for another node
+		// only once that is written, so that no two VolumeAttachments show
+		// the volume attached at once.
 		if controllerutil.RemoveFinalizer(va, attacherFinalizer) {
 			if err := a.c.Update(ctx, va); err != nil {
 				return ctrl.Result{}, fmt.Errorf("detaching %s: %w", va.Name, err)
 			}
 			a.cfg.Log.V(1).Info("Detached", "volumeattachment", va.Name, "node", va.Spec.NodeName)
 		}
+		a.engines.detach(pvName, va.Spec.NodeName)
 		return ctrl.Result{}, nil
 	}
 	if controllerutil.AddFinalizer(va, attacherFinalizer) {
@@ -114,15 +101,11 @@ func (a *attacher) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, nil
 	}
 	pv := &corev1.PersistentVolume{}
-	if err := a.c.Get(ctx, client.ObjectKey{Name: *va.Spec.Source.PersistentVolumeName}, pv); err != nil {
+	if err := a.c.Get(ctx, client.ObjectKey{Name: pvName}, pv); err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading PV of %s: %w", va.Name, err)
 	}
-	defer a.volumes.lock(pv.Name)()
-	list := &storagev1.VolumeAttachmentList{}
-	if err := a.fresh.List(ctx, list); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing VolumeAttachments: %w", err)
-	}
-	if holder := attachedElsewhere(va, list.Items, pv.Spec.AccessModes); holder != "" {
+	shared := slices.Contains(pv.Spec.AccessModes, corev1.ReadWriteMany) || slices.Contains(pv.Spec.AccessModes, corev1.ReadOnlyMany)
+	if holder := a.engines.attach(pvName, va.Spec.NodeName, shared); holder != "" {
 		msg := fmt.Sprintf("volume %s is still attached to node %s", pv.Name, holder)
 		if va.Status.AttachError == nil || va.Status.AttachError.Message != msg {
 			patch := client.MergeFrom(va.DeepCopy())
@@ -147,23 +130,4 @@ func (a *attacher) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	}
 	a.cfg.Log.V(1).Info("Attached", "volumeattachment", va.Name, "pv", pv.Name, "node", va.Spec.NodeName)
 	return ctrl.Result{}, nil
-}
-
-// attachedElsewhere returns the node another VolumeAttachment holds the
-// same volume attached on, unless the volume may be shared. Longhorn, like
-// any block store, refuses a second attach of an RWO volume: the engine
-// runs on one node.
-func attachedElsewhere(va *storagev1.VolumeAttachment, all []storagev1.VolumeAttachment, modes []corev1.PersistentVolumeAccessMode) string {
-	if slices.Contains(modes, corev1.ReadWriteMany) || slices.Contains(modes, corev1.ReadOnlyMany) {
-		return ""
-	}
-	for _, o := range all {
-		if o.Name == va.Name || o.Spec.NodeName == va.Spec.NodeName || o.Spec.Source.PersistentVolumeName == nil {
-			continue
-		}
-		if *o.Spec.Source.PersistentVolumeName == *va.Spec.Source.PersistentVolumeName && o.Status.Attached {
-			return o.Spec.NodeName
-		}
-	}
-	return ""
 }

@@ -60,27 +60,32 @@ func TestBuildPVLocalIsPinned(t *testing.T) {
 	}
 }
 
-func attachment(name, pv, node string, attached bool) storagev1.VolumeAttachment {
-	return storagev1.VolumeAttachment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       storagev1.VolumeAttachmentSpec{NodeName: node, Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &pv}},
-		Status:     storagev1.VolumeAttachmentStatus{Attached: attached},
+// The block store attaches an RWO volume to one node at a time, and frees
+// it only when detached from the node that holds it.
+func TestEnginesRunOnOneNode(t *testing.T) {
+	var e engines
+	if got := e.attach("pv", "n1", false); got != "" {
+		t.Fatalf("first attach refused: held by %q", got)
 	}
-}
-
-func TestAttachedElsewhere(t *testing.T) {
-	rwo := []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
-	want := attachment("new", "pv", "n2", false)
-	all := []storagev1.VolumeAttachment{attachment("old", "pv", "n1", true), want, attachment("x", "pv2", "n3", true)}
-	if got := attachedElsewhere(&want, all, rwo); got != "n1" {
-		t.Fatalf("got %q, want n1", got)
+	if got := e.attach("pv", "n1", false); got != "" {
+		t.Fatalf("attaching again to the same node refused: held by %q", got)
 	}
-	if got := attachedElsewhere(&want, all, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany}); got != "" {
-		t.Fatalf("RWX may attach twice, got %q", got)
+	if got := e.attach("pv", "n2", false); got != "n1" {
+		t.Fatalf("second node: got %q, want it refused as held by n1", got)
 	}
-	all[0].Status.Attached = false
-	if got := attachedElsewhere(&want, all, rwo); got != "" {
-		t.Fatalf("a detached volume is free, got %q", got)
+	if got := e.attach("pv2", "n2", false); got != "" {
+		t.Fatalf("another volume refused: held by %q", got)
+	}
+	if got := e.attach("pv", "n2", true); got != "" {
+		t.Fatalf("a shared volume attaches anywhere, got held by %q", got)
+	}
+	e.detach("pv", "n2") // not where it runs: nothing changes
+	if got := e.attach("pv", "n3", false); got != "n1" {
+		t.Fatalf("after a detach from another node: got %q, want still held by n1", got)
+	}
+	e.detach("pv", "n1")
+	if got := e.attach("pv", "n3", false); got != "" {
+		t.Fatalf("after the detach: refused, held by %q", got)
 	}
 }
 

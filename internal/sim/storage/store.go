@@ -32,7 +32,8 @@ type Config struct {
 
 // Store is the simulated block store.
 type Store struct {
-	cfg Config
+	cfg     Config
+	engines engines
 }
 
 // New returns a store; Setup registers its controllers.
