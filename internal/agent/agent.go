@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	client := &iris.Client{Runner: iris.ExecRunner{Start: reaper.Run}, Iris: cfg.Iris}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h := &health{iris: client, superserver: cfg.SuperserverAddress, timeout: cfg.ProbeTimeout, metrics: newMetrics(reg)}
+	h := &health{iris: client, superserver: cfg.SuperserverAddress, timeout: cfg.ProbeTimeout, metrics: newMetrics(reg), up: make(chan struct{})}
 	stopServer, err := serve(cfg.ListenAddress, h, reg, log)
 	if err != nil {
 		return 2, err
@@ -134,13 +134,20 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	holdCtx, stopHolding := context.WithCancel(runCtx)
 	defer stopHolding()
 	go func() { held <- fence.Hold(holdCtx) }()
-	// Backups only once IRIS runs under the Lease: a freeze of an IRIS
-	// that may be fenced any moment is never a consistent snapshot.
-	backups := startBackups(runCtx, cfg, client, h.metrics, log)
-	defer stopBackups(backups, false, log)
+	// Backups only once IRIS is up under the Lease: a freeze of an IRIS
+	// that may be fenced any moment is never a consistent snapshot, and an
+	// IRIS not up cannot freeze. Waiting for its first passing probe also
+	// keeps the participant's start (its client, discovery, list and watch)
+	// out of a failover's busiest seconds.
+	var backups *backup.Participant
+	defer func() { stopBackups(backups, false, log) }()
+	up := h.up
 
 	for {
 		select {
+		case <-up:
+			up = nil
+			backups = startBackups(runCtx, cfg, client, h.metrics, log)
 		case err := <-held:
 			if err == nil {
 				continue

@@ -290,6 +290,17 @@ func TestBackupFrozenAcrossARestart(t *testing.T) {
 		t.Fatalf("the killed IRIS left no freeze on the volume; the test would prove nothing")
 	}
 	restarted := startAgent(t, inst, "pod-a")
+	// The agent takes part in backups only once it has seen IRIS up (the
+	// kubelet's startup probe): until then the backup is left alone.
+	waitFor(t, "the restarted agent to start IRIS", 15*time.Second, func() bool {
+		_, ok := restarted.logged("starting IRIS")
+		return ok
+	})
+	time.Sleep(500 * time.Millisecond)
+	if s := getBackup(t, b).Status; s.Phase != v1alpha1.BackupFrozen {
+		t.Fatalf("backup %+v before IRIS was seen up, want it left Frozen", s)
+	}
+	waitFor(t, "the restarted IRIS up", 15*time.Second, func() bool { return restarted.probe("/startupz") == http.StatusOK })
 	st := waitPhase(t, restarted, b, v1alpha1.BackupFailed, 20*time.Second).Status
 	if st.ThawedBy != v1alpha1.ThawRestart {
 		t.Errorf("status = %+v, want thawed by Restart", st)

@@ -31,8 +31,9 @@ type health struct {
 	superserver string
 	timeout     time.Duration
 
-	started   atomic.Bool // iris-main was started
-	upOnce    atomic.Bool // IRIS was seen running since
+	started   atomic.Bool   // iris-main was started
+	upOnce    atomic.Bool   // IRIS was seen running since
+	up        chan struct{} // closed when upOnce becomes true
 	leaseHeld atomic.Bool
 	metrics   *metrics
 }
@@ -49,8 +50,8 @@ func (h *health) check(ctx context.Context) (iris.Instance, error) {
 	defer cancel()
 	inst, err := h.iris.Status(ctx)
 	if err == nil {
-		if inst.Running() {
-			h.upOnce.Store(true)
+		if inst.Running() && !h.upOnce.Swap(true) {
+			close(h.up)
 		}
 		h.metrics.observeIris(inst)
 	} else {
