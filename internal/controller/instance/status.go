@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -143,6 +145,11 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
+// podState says what a pod that is not ready is doing, in words that change
+// only when there is something to tell: the steps of a normal start
+// (sandbox, init container, container creation) are one state, so that a
+// start does not cost a status write per step, while a container waiting for
+// any other reason (ImagePullBackOff, CrashLoopBackOff, ...) is named.
 func podState(p *corev1.Pod) string {
 	if p.DeletionTimestamp != nil {
 		return "terminating"
@@ -150,13 +157,19 @@ func podState(p *corev1.Pod) string {
 	if p.Spec.NodeName == "" {
 		return "not scheduled yet"
 	}
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "" {
-			return "waiting: " + cs.State.Waiting.Reason
+	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil && w.Reason != "" && !startingReasons.Has(w.Reason) {
+			return fmt.Sprintf("waiting: container %s: %s", cs.Name, w.Reason)
 		}
 	}
-	return "in phase " + string(p.Status.Phase) + ", not ready"
+	if p.Status.Phase == corev1.PodRunning {
+		return "running, not ready"
+	}
+	return "starting"
 }
+
+// startingReasons are the kubelet's waiting reasons of a normal start.
+var startingReasons = sets.New("ContainerCreating", "PodInitializing")
 
 func rolloutComplete(d *appsv1.Deployment) bool {
 	if d == nil {
