@@ -182,6 +182,7 @@ var phaseMilestones = []struct{ key, label string }{
 	{"FailoverStarted", "declared dead"},
 	{string(fencing.ForceDeletePod), "pod force-deleted"},
 	{observe.MilestoneVolumeAttached, "volume attached"},
+	{observe.MilestoneVolumeReported, "reported to the kubelet"},
 }
 
 // phasesOf folds the instances' milestones and RTOs into phases; none when
@@ -293,6 +294,7 @@ var shown = map[string]string{
 	"FailedScheduling":              "FailedScheduling",
 	"FailedAttachVolume":            "Multi-Attach (FailedAttachVolume)",
 	observe.MilestoneVolumeAttached: "volume attached",
+	observe.MilestoneVolumeReported: "volume reported to the kubelet",
 	"Started":                       "container started",
 	"BackOff":                       "back-off",
 	milestoneNodeBack:               "node back (thawed/healed)",

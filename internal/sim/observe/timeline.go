@@ -2,6 +2,7 @@ package observe
 
 import (
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,12 @@ const (
 	// volume that was not attached before the fault reports attached (the
 	// attach/detach controller's own Event may arrive seconds later).
 	MilestoneVolumeAttached = "VolumeAttached"
+	// MilestoneVolumeReported: a node other than those the application ran
+	// on before the fault lists its volume in status.volumesAttached, which
+	// is what a kubelet waits for before it mounts. The attach/detach
+	// controller writes it at the end of a loop, after that loop's
+	// detaches, so it can come seconds after VolumeAttached.
+	MilestoneVolumeReported = "VolumeReported"
 )
 
 // Timeline records the first occurrence of each milestone after Fault, for
@@ -45,12 +52,14 @@ type Timeline struct {
 	// attachedBefore the attachments that were attached before the fault.
 	volumes        map[string]bool
 	attachedBefore map[types.UID]bool
+	// nodesBefore are the nodes the application's pods ran on at the fault.
+	nodesBefore map[string]bool
 }
 
 // NewTimeline records milestones of the application.
 func NewTimeline(namespace string, selector labels.Selector) *Timeline {
 	return &Timeline{namespace: namespace, selector: selector, known: map[types.UID]bool{}, first: map[string]Milestone{},
-		volumes: map[string]bool{}, attachedBefore: map[types.UID]bool{}}
+		volumes: map[string]bool{}, attachedBefore: map[types.UID]bool{}, nodesBefore: map[string]bool{}}
 }
 
 // Fault starts recording at t; the pods given existed before (the watch
@@ -62,6 +71,7 @@ func (tl *Timeline) Fault(t time.Time, before ...*corev1.Pod) {
 	tl.first = map[string]Milestone{}
 	for _, p := range before {
 		tl.known[p.UID] = true
+		tl.nodesBefore[p.Spec.NodeName] = true
 	}
 }
 
@@ -124,11 +134,32 @@ func (tl *Timeline) Pod(t time.Time, p *corev1.Pod, deleted bool) {
 	}
 }
 
-// Node derives NodeNotReady.
+// Node derives NodeNotReady and VolumeReported.
 func (tl *Timeline) Node(t time.Time, n *corev1.Node, deleted bool) {
-	if !deleted && !nodeReady(n) {
-		tl.Mark(t, MilestoneNodeNotReady, n.Name)
+	if deleted {
+		return
 	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if !nodeReady(n) {
+		tl.markLocked(t, MilestoneNodeNotReady, n.Name)
+	}
+	if tl.nodesBefore[n.Name] {
+		return
+	}
+	for _, av := range n.Status.VolumesAttached {
+		if tl.volumes[volumeHandle(av.Name)] {
+			tl.markLocked(t, MilestoneVolumeReported, n.Name)
+		}
+	}
+}
+
+// volumeHandle is the CSI volume handle in a node's unique volume name
+// ("kubernetes.io/csi/<driver>^<handle>"); the simulated driver's handle is
+// the PV's name.
+func volumeHandle(unique corev1.UniqueVolumeName) string {
+	s := string(unique)
+	return s[strings.LastIndex(s, "^")+1:]
 }
 
 // PVC learns the application's volumes (every claim of its namespace).

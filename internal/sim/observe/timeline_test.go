@@ -75,3 +75,37 @@ func TestTimelineVolumeAttachedFromTheAttachment(t *testing.T) {
 		t.Errorf("detail %q, want the node", m.Detail)
 	}
 }
+
+// VolumeReported is the first time a node the application did not run on
+// lists its volume in status.volumesAttached (what the kubelet waits for).
+func TestTimelineVolumeReportedByANewNode(t *testing.T) {
+	tl := NewTimeline("ns", labels.SelectorFromSet(labels.Set{"app": "iris"}))
+	tl.PVC(at(0), &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "iris-pvc"},
+		Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv"}}, false)
+	node := func(name string, volumes ...string) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+		for _, v := range volumes {
+			n.Status.VolumesAttached = append(n.Status.VolumesAttached,
+				corev1.AttachedVolume{Name: corev1.UniqueVolumeName("kubernetes.io/csi/driver.longhorn.io^" + v)})
+		}
+		return n
+	}
+	old := pod("ns", "iris-old", true, "iris")
+	old.Spec.NodeName = "n1"
+	tl.Node(at(1), node("n1", "pv"), false)
+	tl.Fault(at(10), old)
+	tl.Node(at(11), node("n1", "pv"), false)       // the old node, still listing it
+	tl.Node(at(12), node("n2", "other-pv"), false) // another volume
+	tl.Node(at(13), node("n2", "other-pv"), false) // nothing new
+	if _, seen := tl.Since(MilestoneVolumeReported); seen {
+		t.Fatalf("reported too early: %+v", tl.Milestones())
+	}
+	tl.Node(at(16), node("n2", "other-pv", "pv"), false)
+	if d, _ := tl.Since(MilestoneVolumeReported); d != 6*time.Second {
+		t.Fatalf("VolumeReported at +%v, want +6s: %+v", d, tl.Milestones())
+	}
+	if m := tl.Milestones()[0]; m.Detail != "n2" {
+		t.Errorf("detail %q, want the node", m.Detail)
+	}
+}
