@@ -52,6 +52,7 @@ func run() error {
 	flag.IntVar(&o.nodes, "nodes", 3, "simulated nodes per cluster")
 	flag.BoolVar(&o.fast, "fast-timings", false, "use the sim's shortened timings instead of Kubernetes' defaults (smoke test only)")
 	flag.IntVar(&o.kcmQPS, "kcm-api-qps", 0, "kube-controller-manager's --kube-api-qps (burst 1.5 times it); 0 keeps Kubernetes' default 20 (burst 30), which bounds the attach/detach controller with many volumes on a lost node")
+	flag.BoolVar(&o.audit, "audit", false, "record every API request's metadata (who, what, when, how long) in each cluster's audit.log; costs the API server CPU, so for finding where time goes, never for the tables (needs -keep all)")
 	flag.StringVar(&o.workDir, "workdir", "", "parent of the clusters' work directories (default the system's temp dir)")
 	flag.StringVar(&o.keep, "keep", keepAnomalies, "keep clusters' work directories (logs): all, anomalies (error, W1 violation, not recovered, irisha over its goal) or none")
 	asJSON := flag.Bool("json", false, "print JSON instead of a Markdown table")

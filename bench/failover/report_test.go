@@ -103,6 +103,15 @@ func TestValidate(t *testing.T) {
 	if o.validate() == nil {
 		t.Fatal("unknown -keep accepted")
 	}
+	o = testOptions()
+	o.audit, o.keep = true, keepAnomalies
+	if o.validate() == nil {
+		t.Fatal("-audit accepted without -keep all: its log would be deleted")
+	}
+	o.keep = keepAll
+	if err := o.validate(); err != nil {
+		t.Fatalf("-audit -keep all: %v", err)
+	}
 }
 
 func TestReferenceNotRecoveringIsNoAnomaly(t *testing.T) {

@@ -39,6 +39,7 @@ type options struct {
 	parallel, nodes int
 	fast            bool
 	kcmQPS          int
+	audit           bool
 	workDir         string
 	keep            string // keepAll, keepAnomalies, keepNone
 	log             logr.Logger
@@ -69,6 +70,9 @@ func (o options) validate() error {
 	case keepAll, keepAnomalies, keepNone:
 	default:
 		return fmt.Errorf("-keep %q: want %s, %s or %s", o.keep, keepAll, keepAnomalies, keepNone)
+	}
+	if o.audit && o.keep != keepAll {
+		return errors.New("-audit needs -keep all: the audit log stays in each cluster's work directory")
 	}
 	return nil
 }
@@ -163,7 +167,7 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 	bootCtx, cancel := context.WithTimeout(ctx, 3*time.Minute+time.Duration(p.Instances)*15*time.Second)
 	defer cancel()
 	irisha := isIrisha(p.Setup)
-	opts := sim.Options{Nodes: o.nodes, Timings: o.timings(), ControllerManagerQPS: o.kcmQPS, Log: log, WorkDir: o.workDir, KeepWorkDir: true}
+	opts := sim.Options{Nodes: o.nodes, Timings: o.timings(), ControllerManagerQPS: o.kcmQPS, AuditLog: o.audit, Log: log, WorkDir: o.workDir, KeepWorkDir: true}
 	if irisha {
 		opts.Runner = simirisha.Runner(o.bins, simirisha.RunnerOptions{})
 	}

@@ -71,7 +71,10 @@ type Options struct {
 	// default client rate (20 requests/s, burst 30) by this (burst 1.5
 	// times it).
 	ControllerManagerQPS int
-	Log                  logr.Logger
+	// AuditLog records every API request's metadata in <work dir>/audit.log
+	// (JSON lines); it costs the API server CPU. Set KeepWorkDir to read it.
+	AuditLog bool
+	Log      logr.Logger
 }
 
 // Cluster is a running simulated cluster.
@@ -138,6 +141,7 @@ func (c *Cluster) boot(ctx context.Context) error {
 		NodeStartupGracePeriod:   c.timings.NodeStartupGracePeriod,
 		DefaultTolerationSeconds: c.timings.DefaultTolerationSeconds,
 		ControllerManagerQPS:     c.opts.ControllerManagerQPS,
+		AuditLog:                 c.opts.AuditLog,
 		Log:                      c.log,
 	})
 	if err != nil {

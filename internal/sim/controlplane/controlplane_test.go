@@ -2,6 +2,9 @@ package controlplane
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,10 +21,11 @@ func TestStartStop(t *testing.T) {
 	}
 	var reg proc.Registry
 	ctx := context.Background()
+	dir := t.TempDir()
 	cp, err := Start(ctx, Config{
-		Dir: t.TempDir(), Registry: &reg,
+		Dir: dir, Registry: &reg,
 		NodeMonitorGracePeriod: 5 * time.Second, NodeMonitorPeriod: time.Second, NodeStartupGracePeriod: 10 * time.Second,
-		DefaultTolerationSeconds: 2, Log: testr.New(t),
+		DefaultTolerationSeconds: 2, AuditLog: true, Log: testr.New(t),
 	})
 	t.Cleanup(func() { _ = reg.KillAll() })
 	if err != nil {
@@ -41,5 +45,13 @@ func TestStartStop(t *testing.T) {
 		if proc.Alive(pid) {
 			t.Errorf("pid %d alive after Stop", pid)
 		}
+	}
+	audit, err := os.ReadFile(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(audit), `"verb":"get","user":{"username":"irisha-sim-admin"`) ||
+		!strings.Contains(string(audit), `"objectRef":{"resource":"namespaces","name":"default"`) {
+		t.Errorf("the audit log does not show the GET of namespace default:\n%.2000s", audit)
 	}
 }
