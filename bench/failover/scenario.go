@@ -276,13 +276,12 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 		states[a] = finalState(checkCtx, c, a)
 	}
 	// Undo the fault, let the node run again, then check. backAt is when
-	// the node came back (zero if it did not).
-	fault := faultOf(p.Scenario)
-	undone := fault == nodeFreeze || fault == nodePartition
+	// the node came back (zero if it did not: killed, or powered off by the
+	// fence agent).
 	var backAt time.Time
-	switch fault {
+	// Neither comes back if the fence agent has powered it off meanwhile.
+	switch faultOf(p.Scenario) {
 	case nodeFreeze:
-		// Unless the fence agent has powered it off meanwhile.
 		if target.State() == sim.NodeFrozen {
 			backAt = time.Now()
 			if err := target.Thaw(); err != nil {
@@ -290,10 +289,12 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 			}
 		}
 	case nodePartition:
-		backAt = time.Now()
+		if target.State() == sim.NodeRunning {
+			backAt = time.Now()
+		}
 		target.Heal()
 	}
-	if undone {
+	if !backAt.IsZero() {
 		select {
 		case <-time.After(settle):
 		case <-ctx.Done():
@@ -317,7 +318,7 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 		for _, m := range a.tl.Milestones() {
 			ir.Timeline = append(ir.Timeline, milestone{Key: m.Key, Seconds: m.At.Sub(faultAt).Seconds(), Detail: m.Detail})
 		}
-		if undone {
+		if !backAt.IsZero() {
 			back := milestone{Key: milestoneNodeBack, Seconds: res.FaultSeconds, Detail: target.Name}
 			at, _ := slices.BinarySearchFunc(ir.Timeline, back.Seconds, func(m milestone, s float64) int { return cmp.Compare(m.Seconds, s) })
 			ir.Timeline = slices.Insert(ir.Timeline, at, back)

@@ -157,7 +157,7 @@ func podState(p *corev1.Pod) string {
 	if p.Spec.NodeName == "" {
 		return "not scheduled yet"
 	}
-	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+	for _, cs := range slices.Concat(p.Status.InitContainerStatuses, p.Status.ContainerStatuses) {
 		if w := cs.State.Waiting; w != nil && w.Reason != "" && !startingReasons.Has(w.Reason) {
 			return fmt.Sprintf("waiting: container %s: %s", cs.Name, w.Reason)
 		}
