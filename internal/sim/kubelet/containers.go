@@ -25,6 +25,22 @@ type podState struct {
 	mounted    bool
 	stopping   bool
 	containers []*container
+	// written is the status this kubelet last wrote, as the API server
+	// returned it, and writtenOver the resourceVersion of the cached pod it
+	// was built on: while the cache still shows that version, it has not
+	// seen the write yet, and the next one builds on written instead.
+	written     *corev1.PodStatus
+	writtenOver string
+}
+
+// statusBase is the pod status the next write builds on and compares with.
+// The real kubelet's status manager keeps its own copy for the same reason:
+// a cache that lags its own writes would make it write the same change again.
+func (st *podState) statusBase(pod *corev1.Pod) corev1.PodStatus {
+	if st.written != nil && pod.ResourceVersion == st.writtenOver {
+		return *st.written
+	}
+	return pod.Status
 }
 
 // container is one simulated container.

@@ -117,7 +117,37 @@ func buildStatus(old corev1.PodStatus, v podView, now time.Time) corev1.PodStatu
 			st.Conditions = append(st.Conditions, o)
 		}
 	}
+	normalizeTimes(&st)
 	return st
+}
+
+// normalizeTimes truncates every timestamp to what the API server stores
+// (RFC 3339, whole seconds), as the real kubelet's status manager does
+// before comparing: otherwise a status built now never equals the stored
+// one, and every sync rewrites it unchanged.
+func normalizeTimes(st *corev1.PodStatus) {
+	second := func(t *metav1.Time) { *t = t.Rfc3339Copy() }
+	state := func(s *corev1.ContainerState) {
+		if s.Running != nil {
+			second(&s.Running.StartedAt)
+		}
+		if s.Terminated != nil {
+			s.Terminated = s.Terminated.DeepCopy()
+			second(&s.Terminated.StartedAt)
+			second(&s.Terminated.FinishedAt)
+		}
+	}
+	if st.StartTime != nil {
+		second(st.StartTime)
+	}
+	for i := range st.Conditions {
+		second(&st.Conditions[i].LastProbeTime)
+		second(&st.Conditions[i].LastTransitionTime)
+	}
+	for i := range st.ContainerStatuses {
+		state(&st.ContainerStatuses[i].State)
+		state(&st.ContainerStatuses[i].LastTerminationState)
+	}
 }
 
 func cond(old corev1.PodStatus, t corev1.PodConditionType, s corev1.ConditionStatus, now time.Time) corev1.PodCondition {

@@ -1,11 +1,15 @@
 package kubelet
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 )
 
 func condStatus(st corev1.PodStatus, t corev1.PodConditionType) corev1.ConditionStatus {
@@ -67,5 +71,78 @@ func TestBuildStatusProbes(t *testing.T) {
 	st = buildStatus(st, v, now)
 	if condStatus(st, corev1.PodReady) != corev1.ConditionTrue || condStatus(st, corev1.ContainersReady) != corev1.ConditionTrue {
 		t.Fatalf("ready: %+v", st.Conditions)
+	}
+}
+
+// The API server keeps whole seconds: a status read back from it must equal
+// the one rebuilt from the same view, or every sync writes it again.
+func TestBuildStatusStableAcrossTheAPIServer(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 123456789, time.UTC)
+	v := podView{HostIP: "10.1.0.1", PodIP: "10.244.1.3", StartTime: now, VolumesReady: true, Containers: []containerView{{
+		Name: "iris", Running: true, Ready: true, Started: true, StartedAt: now.Add(300 * time.Millisecond), RestartCount: 1,
+		Last: &corev1.ContainerStateTerminated{ExitCode: 137, StartedAt: metav1.NewTime(now.Add(-time.Minute)), FinishedAt: metav1.NewTime(now.Add(-time.Second))},
+	}}}
+	written := buildStatus(corev1.PodStatus{}, v, now.Add(400*time.Millisecond))
+	raw, err := json.Marshal(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored corev1.PodStatus
+	if err := json.Unmarshal(raw, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if again := buildStatus(stored, v, now.Add(900*time.Millisecond)); !equality.Semantic.DeepEqual(again, stored) {
+		t.Fatalf("the same view rebuilt on the stored status differs from it:\nstored %+v\nagain  %+v", stored, again)
+	}
+	if v.Containers[0].Last.FinishedAt.Nanosecond() == 0 {
+		t.Fatal("building the status truncated the container's own record")
+	}
+}
+
+func TestStatusBaseFollowsOwnWrites(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "10"}, Status: corev1.PodStatus{Phase: corev1.PodPending}}
+	st := &podState{}
+	if got := st.statusBase(pod); got.Phase != corev1.PodPending {
+		t.Fatalf("nothing written: base %s, want the cached status", got.Phase)
+	}
+	st.written, st.writtenOver = &corev1.PodStatus{Phase: corev1.PodRunning}, "10"
+	if got := st.statusBase(pod); got.Phase != corev1.PodRunning {
+		t.Fatalf("cache behind the last write: base %s, want what was written", got.Phase)
+	}
+	pod.ResourceVersion, pod.Status.Phase = "12", corev1.PodFailed
+	if got := st.statusBase(pod); got.Phase != corev1.PodFailed {
+		t.Fatalf("cache past the last write: base %s, want the cached status", got.Phase)
+	}
+}
+
+// A condition someone else added after the base was read (the eviction
+// API's DisruptionTarget) survives the kubelet's patch.
+func TestStatusPatchKeepsOthersConditions(t *testing.T) {
+	old := corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}}
+	updated := corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+	patch, err := statusPatch("uid-1", old, updated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "uid-1"}, Status: corev1.PodStatus{Conditions: []corev1.PodCondition{
+		{Type: corev1.PodReady, Status: corev1.ConditionFalse}, {Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue},
+	}}}
+	current, err := json.Marshal(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := strategicpatch.StrategicMergePatch(current, patch, corev1.Pod{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got corev1.Pod
+	if err := json.Unmarshal(merged, &got); err != nil {
+		t.Fatal(err)
+	}
+	if condStatus(got.Status, corev1.PodReady) != corev1.ConditionTrue || condStatus(got.Status, corev1.DisruptionTarget) != corev1.ConditionTrue {
+		t.Fatalf("merged conditions %+v: want Ready True and DisruptionTarget kept", got.Status.Conditions)
+	}
+	if !strings.Contains(string(patch), `"uid":"uid-1"`) {
+		t.Fatalf("patch %s has no UID precondition", patch)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -235,9 +236,13 @@ func (k *Kubelet) forget(ctx context.Context, key string) error {
 	return k.syncNodeVolumes(ctx)
 }
 
-// writeStatus writes the pod's status if it differs from the stored one.
+// writeStatus writes the pod's status if it differs from the stored one,
+// as a strategic merge patch with the pod's UID as precondition, the way
+// the real kubelet does (conditions others set, like DisruptionTarget, are
+// merged by type, not overwritten).
 func (k *Kubelet) writeStatus(ctx context.Context, pod *corev1.Pod, st *podState) error {
 	k.mu.Lock()
+	base := st.statusBase(pod)
 	v := podView{HostIP: k.cfg.NodeIP, PodIP: st.podIP, StartTime: st.startTime, VolumesReady: st.mounted}
 	if st.stopping {
 		v.VolumesReady = false
@@ -261,16 +266,37 @@ func (k *Kubelet) writeStatus(ctx context.Context, pod *corev1.Pod, st *podState
 			}
 		}
 	}
-	status := buildStatus(pod.Status, v, time.Now())
-	if equality.Semantic.DeepEqual(status, pod.Status) {
+	status := buildStatus(base, v, time.Now())
+	if equality.Semantic.DeepEqual(status, base) {
 		return nil
 	}
-	updated := pod.DeepCopy()
-	updated.Status = status
-	if _, err := k.cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+	patch, err := statusPatch(pod.UID, base, status)
+	if err != nil {
+		return fmt.Errorf("building the status patch of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	updated, err := k.cs.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	if err != nil {
 		return fmt.Errorf("updating the status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
+	k.mu.Lock()
+	st.written, st.writtenOver = &updated.Status, pod.ResourceVersion
+	k.mu.Unlock()
 	return nil
+}
+
+// statusPatch is the strategic merge patch from old to new status, with the
+// UID in it so that it fails on a pod recreated under the same name (what
+// the kubelet's status manager sends).
+func statusPatch(uid types.UID, old, new corev1.PodStatus) ([]byte, error) {
+	from, err := json.Marshal(corev1.Pod{Status: old})
+	if err != nil {
+		return nil, err
+	}
+	to, err := json.Marshal(corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid}, Status: new})
+	if err != nil {
+		return nil, err
+	}
+	return strategicpatch.CreateTwoWayMergePatch(from, to, corev1.Pod{})
 }
 
 func allTerminated(cs []containerView) bool {
