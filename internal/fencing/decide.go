@@ -241,7 +241,7 @@ func fenceActions(o Observation, t Target) []Action {
 	}
 	if releases {
 		for _, a := range o.Attachments {
-			if a.Node == t.Node {
+			if a.Node == t.Node && !a.Deleting {
 				acts = append(acts, Action{Kind: DeleteAttachment, Node: t.Node, Attachment: a.Name})
 			}
 		}

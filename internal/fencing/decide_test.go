@@ -253,6 +253,19 @@ func TestDecide(t *testing.T) {
 			actions: []ActionKind{Cordon, ReleaseVolume, ForceDeletePod, ClearLease, DeleteAttachment},
 		},
 		{
+			name: "every step done, the stale attachment still detaching",
+			obs: func() Observation {
+				o := running(expired)
+				o.Lease.Holder = ""
+				o.Pods = []Pod{{Name: "iris-b", UID: "uid-b", Node: "node-2"}}
+				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionUnknown, Unschedulable: true}
+				o.Attachments[0].Deleting = true
+				o.Failover = &Failover{Target: Target{Reason: ReasonLeaseExpired, Node: "node-1", Pod: "iris-a", PodUID: "uid-a"}}
+				return o
+			},
+			verdict: v1alpha1.FencingFenced, reason: ReasonFenced,
+		},
+		{
 			name: "every step done, replacement not Ready yet",
 			obs: func() Observation {
 				o := running(expired)

@@ -121,6 +121,9 @@ type Attachment struct {
 	Name     string
 	Node     string
 	Attached bool
+	// Deleting: its deletion was asked for (by irisha or anyone) and waits
+	// for the attacher's detach, so asking again would only repeat it.
+	Deleting bool
 }
 
 // Failover is a failover the operator recorded.

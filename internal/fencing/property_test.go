@@ -44,7 +44,7 @@ func randomObservation(r *rand.Rand) Observation {
 		})
 	}
 	for i := range r.IntN(3) {
-		o.Attachments = append(o.Attachments, Attachment{Name: fmt.Sprintf("csi-%d", i), Node: pick(nodeNames), Attached: r.IntN(2) == 0})
+		o.Attachments = append(o.Attachments, Attachment{Name: fmt.Sprintf("csi-%d", i), Node: pick(nodeNames), Attached: r.IntN(2) == 0, Deleting: r.IntN(4) == 0})
 	}
 	if r.IntN(8) != 0 {
 		renewed := t0.Add(time.Duration(r.IntN(50_000)) * time.Millisecond)
@@ -145,6 +145,9 @@ func checkTargetsItsOwn(t *testing.T, o Observation, a Action, fail func(string,
 	case DeleteAttachment:
 		for _, at := range o.Attachments {
 			if at.Name == a.Attachment {
+				if at.Deleting {
+					fail("deleted attachment %s again while it is being deleted", a.Attachment)
+				}
 				return
 			}
 		}

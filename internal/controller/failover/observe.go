@@ -74,7 +74,7 @@ func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (
 	}
 	w.volume = volume
 	for _, va := range attachments {
-		o.Attachments = append(o.Attachments, fencing.Attachment{Name: va.Name, Node: va.Spec.NodeName, Attached: va.Status.Attached})
+		o.Attachments = append(o.Attachments, fencing.Attachment{Name: va.Name, Node: va.Spec.NodeName, Attached: va.Status.Attached, Deleting: va.DeletionTimestamp != nil})
 		nodeNames[va.Spec.NodeName] = true
 	}
 
