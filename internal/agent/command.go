@@ -9,9 +9,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/irisha/irisha/internal/agent/lease"
+	"github.com/irisha/irisha/internal/logging"
 	"github.com/irisha/irisha/internal/version"
 )
 
@@ -42,6 +42,7 @@ func newRunCommand() *cobra.Command {
 		kubeconfig string
 		podName    string
 		podUID     string
+		logOpts    *logging.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARGS...]",
@@ -83,7 +84,7 @@ The pod's name, namespace and UID come from the downward API
 				return err
 			}
 			cfg.REST = rc
-			log := zap.New()
+			log := logOpts.Logger()
 			ctrl.SetLogger(log)
 			code, err := Run(cmd.Context(), cfg, log.WithName("agent"))
 			if err != nil {
@@ -109,6 +110,7 @@ The pod's name, namespace and UID come from the downward API
 	f.DurationVar(&cfg.ProbeTimeout, "probe-timeout", 5*time.Second, "how long qlist may take before IRIS counts as hung")
 	f.DurationVar(&cfg.ForceTimeout, "force-timeout", time.Second, "how long iris force may take before every IRIS process is SIGKILLed")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: the pod's service account)")
+	logOpts = logging.AddFlags(f)
 	_ = cmd.MarkFlagRequired("lease-name")
 	_ = cmd.MarkFlagRequired("instance-name")
 	return cmd

@@ -4,7 +4,6 @@ package operator
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -13,7 +12,6 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/irisha/irisha/internal/controller/failover"
 	"github.com/irisha/irisha/internal/controller/instance"
 	"github.com/irisha/irisha/internal/fencing"
+	"github.com/irisha/irisha/internal/logging"
 	"github.com/irisha/irisha/internal/version"
 )
 
@@ -121,7 +120,7 @@ func Run(ctx context.Context, opts Options) error {
 // NewCommand is `irisha-manager operator`.
 func NewCommand() *cobra.Command {
 	opts := Options{}
-	zapOpts := zap.Options{}
+	var logOpts *logging.Options
 	cmd := &cobra.Command{
 		Use:   "operator",
 		Short: "Run the irisha operator (IrisInstance controller)",
@@ -130,7 +129,7 @@ func NewCommand() *cobra.Command {
 Secret, a ServiceAccount, a Deployment and a Service.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			ctrl.SetLogger(logOpts.Logger())
 			return Run(cmd.Context(), opts)
 		},
 	}
@@ -142,8 +141,6 @@ Secret, a ServiceAccount, a Deployment and a Service.`,
 	f.Float32Var(&opts.KubeAPIQPS, "kube-api-qps", 100, "requests per second to the API server, sustained")
 	f.IntVar(&opts.KubeAPIBurst, "kube-api-burst", 200, "requests to the API server in a burst (a node loss fails over all its instances at once)")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
-	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
-	zapOpts.BindFlags(logFlags)
-	f.AddGoFlagSet(logFlags)
+	logOpts = logging.AddFlags(f)
 	return cmd
 }
