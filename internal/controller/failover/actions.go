@@ -66,11 +66,7 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 	case fencing.ClearLease:
 		return "cleared the fencing Lease of " + a.Holder + " and marked it fenced", r.clearLease(ctx, w, a.Holder)
 	case fencing.DeleteAttachment:
-		va := &storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: a.Attachment}}
-		if err := r.Delete(ctx, va); err != nil && !apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("deleting VolumeAttachment %s: %w", a.Attachment, err)
-		}
-		return "deleted VolumeAttachment " + a.Attachment + " of node " + a.Node, nil
+		return "deleted VolumeAttachment " + a.Attachment + " of node " + a.Node, r.deleteAttachment(ctx, w, a.Attachment)
 	case fencing.ReleaseVolume:
 		return "released the volume from node " + a.Node + "'s volumesInUse", r.releaseVolume(ctx, w, a.Node)
 	}
@@ -98,6 +94,26 @@ func (r *Reconciler) forceDelete(ctx context.Context, w *world, a fencing.Action
 	err := r.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &uid})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("force-deleting pod %s: %w", a.Pod, err)
+	}
+	return nil
+}
+
+// deleteAttachment deletes the attachment this reconcile observed, by UID:
+// one of the same name created since (the volume attached to that node
+// again) is not this failover's to delete.
+func (r *Reconciler) deleteAttachment(ctx context.Context, w *world, name string) error {
+	va := &storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	var opts []client.DeleteOption
+	uid, known := w.attachments[name]
+	if known {
+		opts = append(opts, client.Preconditions{UID: &uid})
+	}
+	err := r.Delete(ctx, va, opts...)
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting VolumeAttachment %s: %w", name, err)
+	}
+	if err == nil && known {
+		r.deletions.asked(uid, r.Clock.Now())
 	}
 	return nil
 }

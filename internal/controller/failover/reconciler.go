@@ -34,8 +34,9 @@ type Reconciler struct {
 	Timing    fencing.Timing
 	Metrics   *Metrics
 
-	leases   *leaseClock
-	releases volumeReleases
+	leases    *leaseClock
+	releases  volumeReleases
+	deletions askedDeletions
 }
 
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch
