@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,8 +33,8 @@ type health struct {
 	timeout     time.Duration
 
 	started   atomic.Bool   // iris-main was started
-	upOnce    atomic.Bool   // IRIS was seen running since
-	up        chan struct{} // closed when upOnce becomes true
+	up        chan struct{} // closed once IRIS was seen running since
+	upOnce    sync.Once
 	leaseHeld atomic.Bool
 	metrics   *metrics
 }
@@ -50,14 +51,24 @@ func (h *health) check(ctx context.Context) (iris.Instance, error) {
 	defer cancel()
 	inst, err := h.iris.Status(ctx)
 	if err == nil {
-		if inst.Running() && !h.upOnce.Swap(true) {
-			close(h.up)
+		if inst.Running() {
+			h.upOnce.Do(func() { close(h.up) })
 		}
 		h.metrics.observeIris(inst)
 	} else {
 		h.metrics.observeIrisError()
 	}
 	return inst, err
+}
+
+// isUp: IRIS was seen running since the agent started it.
+func (h *health) isUp() bool {
+	select {
+	case <-h.up:
+		return true
+	default:
+		return false
+	}
 }
 
 func (h *health) livez(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +89,7 @@ func (h *health) livez(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *health) startupz(w http.ResponseWriter, r *http.Request) {
-	if h.upOnce.Load() {
+	if h.isUp() {
 		reply(w, http.StatusOK, "IRIS has started")
 		return
 	}

@@ -67,8 +67,10 @@ type Action struct {
 	PodUID string
 	// Holder for ClearLease: cleared only if the Lease still names it.
 	Holder string
-	// Attachment for DeleteAttachment.
-	Attachment string
+	// Attachment and AttachmentUID for DeleteAttachment; the UID is a
+	// precondition, as for pods.
+	Attachment    string
+	AttachmentUID string
 }
 
 // fencing reports whether the action works against a pod or node that may
@@ -242,7 +244,7 @@ func fenceActions(o Observation, t Target) []Action {
 	if releases {
 		for _, a := range o.Attachments {
 			if a.Node == t.Node && !a.Deleting {
-				acts = append(acts, Action{Kind: DeleteAttachment, Node: t.Node, Attachment: a.Name})
+				acts = append(acts, Action{Kind: DeleteAttachment, Node: t.Node, Attachment: a.Name, AttachmentUID: a.UID})
 			}
 		}
 	}

@@ -119,6 +119,7 @@ type Node struct {
 // Attachment is a VolumeAttachment of the instance's volume.
 type Attachment struct {
 	Name     string
+	UID      string
 	Node     string
 	Attached bool
 	// Deleting: its deletion was asked for (by irisha or anyone) and waits

@@ -66,7 +66,7 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 	case fencing.ClearLease:
 		return "cleared the fencing Lease of " + a.Holder + " and marked it fenced", r.clearLease(ctx, w, a.Holder)
 	case fencing.DeleteAttachment:
-		return "deleted VolumeAttachment " + a.Attachment + " of node " + a.Node, r.deleteAttachment(ctx, w, a.Attachment)
+		return "deleted VolumeAttachment " + a.Attachment + " of node " + a.Node, r.deleteAttachment(ctx, a)
 	case fencing.ReleaseVolume:
 		return "released the volume from node " + a.Node + "'s volumesInUse", r.releaseVolume(ctx, w, a.Node)
 	}
@@ -98,21 +98,17 @@ func (r *Reconciler) forceDelete(ctx context.Context, w *world, a fencing.Action
 	return nil
 }
 
-// deleteAttachment deletes the attachment this reconcile observed, by UID:
-// one of the same name created since (the volume attached to that node
+// deleteAttachment deletes the attachment the decision was made on, by
+// UID: one of the same name created since (the volume attached to that node
 // again) is not this failover's to delete.
-func (r *Reconciler) deleteAttachment(ctx context.Context, w *world, name string) error {
-	va := &storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	var opts []client.DeleteOption
-	uid, known := w.attachments[name]
-	if known {
-		opts = append(opts, client.Preconditions{UID: &uid})
-	}
-	err := r.Delete(ctx, va, opts...)
+func (r *Reconciler) deleteAttachment(ctx context.Context, a fencing.Action) error {
+	va := &storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: a.Attachment}}
+	uid := types.UID(a.AttachmentUID)
+	err := r.Delete(ctx, va, client.Preconditions{UID: &uid})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("deleting VolumeAttachment %s: %w", name, err)
+		return fmt.Errorf("deleting VolumeAttachment %s: %w", a.Attachment, err)
 	}
-	if err == nil && known {
+	if err == nil {
 		r.deletions.asked(uid, r.Clock.Now())
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -34,15 +33,13 @@ type world struct {
 	// when unknown.
 	volume string
 	nodes  map[string]*corev1.Node
-	// attachments are the UIDs of the instance's VolumeAttachments by name.
-	attachments map[string]types.UID
 }
 
 // observe reads the instance's world from the cache and turns it into the
 // pure decision's input.
 func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (fencing.Observation, *world, error) {
 	o := fencing.Observation{Now: r.Clock.Now(), Mode: inst.Spec.Failover.Mode, Timing: r.Timing, Nodes: map[string]fencing.Node{}}
-	w := &world{namespace: inst.Namespace, nodes: map[string]*corev1.Node{}, attachments: map[string]types.UID{}}
+	w := &world{namespace: inst.Namespace, nodes: map[string]*corev1.Node{}}
 
 	lease := &coordinationv1.Lease{}
 	switch err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: resources.FencingLeaseName(inst)}, lease); {
@@ -78,10 +75,9 @@ func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (
 	w.volume = volume
 	for _, va := range attachments {
 		o.Attachments = append(o.Attachments, fencing.Attachment{
-			Name: va.Name, Node: va.Spec.NodeName, Attached: va.Status.Attached,
+			Name: va.Name, UID: string(va.UID), Node: va.Spec.NodeName, Attached: va.Status.Attached,
 			Deleting: r.deletions.deleting(va.UID, va.DeletionTimestamp != nil),
 		})
-		w.attachments[va.Name] = va.UID
 		nodeNames[va.Spec.NodeName] = true
 	}
 
