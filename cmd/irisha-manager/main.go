@@ -1,5 +1,6 @@
 // Command irisha-manager is the one binary of the irisha image: `operator` runs
-// the controllers, and `agent` (in the IRIS container) supervises IRIS.
+// the controllers, `agent` (in the IRIS container) supervises IRIS, and
+// `witness` (a DaemonSet) lets agents ride out a control-plane outage.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/irisha/irisha/internal/agent"
 	"github.com/irisha/irisha/internal/operator"
 	"github.com/irisha/irisha/internal/version"
+	"github.com/irisha/irisha/internal/witness"
 )
 
 func main() {
@@ -28,11 +30,11 @@ func run() error {
 	defer stop()
 	root := &cobra.Command{
 		Use:           "irisha-manager",
-		Short:         "irisha operator and in-pod agent",
+		Short:         "irisha operator, in-pod agent and node witness",
 		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(operator.NewCommand(), agent.NewCommand())
+	root.AddCommand(operator.NewCommand(), agent.NewCommand(), witness.NewCommand())
 	return root.ExecuteContext(ctx)
 }
