@@ -2,6 +2,7 @@ package fencing
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,9 +52,10 @@ const (
 	// the attach/detach controller detaches it now instead of after 6
 	// minutes (k8s-failover-facts.md §1.4).
 	ReleaseVolume ActionKind = "ReleaseVolume"
-	// Uncordon a node irisha cordoned, once it is Ready again.
+	// Uncordon a node irisha cordoned, once it is back (TidyNode).
 	Uncordon ActionKind = "Uncordon"
-	// RemoveOutOfServiceTaint from a node irisha tainted, once it is Ready again.
+	// RemoveOutOfServiceTaint from a node irisha tainted, once it is back
+	// (TidyNode).
 	RemoveOutOfServiceTaint ActionKind = "RemoveOutOfServiceTaint"
 )
 
@@ -115,6 +117,11 @@ func Decide(o Observation) Decision {
 		d.Actions, d.Target, d.Start, d.Recovered, d.Aborted = nil, nil, false, false, false
 		if d.Reason == ReasonRecovered || d.Reason == ReasonFenced {
 			d.Reason = ReasonFailoverOff
+		}
+	} else if tidyPending(o) {
+		// The node Lease renewals that say the node is back wake nothing.
+		if r := o.Timing.TidyRecheck(); d.RecheckAfter <= 0 || r < d.RecheckAfter {
+			d.RecheckAfter = r
 		}
 	}
 	return d
@@ -251,27 +258,39 @@ func fenceActions(o Observation, t Target) []Action {
 	return acts
 }
 
-// tidyActions undo, on a node that is back, what an earlier failover did to it.
+// tidyActions undo, on a node that is back, what an earlier failover did to
+// it (TidyNode), seen from this instance: its own failover finished, and
+// its own old pod gone.
 func tidyActions(o Observation) []Action {
 	f := o.Failover
-	if f == nil || !f.Done {
+	if f == nil || !f.Done || o.History == nil {
 		return nil
 	}
-	// Back means Ready again since the failover: a node that never went
-	// NotReady (a short partition) may only look Ready because the node
-	// controller has not noticed yet, so it stays for the admin to uncordon.
 	node, ok := o.Nodes[f.Node]
-	if !ok || node.Ready != corev1.ConditionTrue || !node.ReadySince.After(f.DetectedAt) {
+	if !ok {
 		return nil
 	}
-	var acts []Action
-	if node.CordonedByIrisha && node.Unschedulable {
-		acts = append(acts, Action{Kind: Uncordon, Node: node.Name})
+	v := NodeView{Now: o.Now, Timing: o.Timing, Node: node, NodeHistory: NodeHistory{
+		Failovers: append([]Failover{*f}, o.History.Failovers...),
+		Pods:      slices.Clone(o.History.Pods),
+	}}
+	for _, p := range o.Pods {
+		if p.Node == f.Node || p.UID == f.PodUID {
+			v.Pods = append(v.Pods, NodePod{Name: p.Name, UID: p.UID})
+		}
 	}
-	if node.TaintedByIrisha && node.OutOfService {
-		acts = append(acts, Action{Kind: RemoveOutOfServiceTaint, Node: node.Name})
-	}
+	acts, _ := TidyNode(v)
 	return acts
+}
+
+// tidyPending: the finished failover's node still carries irisha's mark.
+func tidyPending(o Observation) bool {
+	f := o.Failover
+	if f == nil || !f.Done {
+		return false
+	}
+	n, ok := o.Nodes[f.Node]
+	return ok && (n.CordonedByIrisha || n.TaintedByIrisha)
 }
 
 func replacementReady(o Observation, t Target) bool {

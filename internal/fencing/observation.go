@@ -31,6 +31,11 @@ type Observation struct {
 	// unfinished, it is continued rather than decided again (the operator
 	// may have restarted half-way); finished, its node may need tidying.
 	Failover *Failover
+	// History is what every instance's records tell about the node of a
+	// finished Failover that still carries irisha's cordon or taint, for
+	// tidying it (TidyNode); nil otherwise, and then the node is left to
+	// the node pass.
+	History *NodeHistory
 }
 
 // Timing of the operator's side of the fencing protocol.
@@ -93,11 +98,18 @@ func Identity(podName, podUID string) string { return podName + "_" + podUID }
 type Node struct {
 	Name  string
 	Ready corev1.ConditionStatus
-	// ReadySince is the last transition of its Ready condition.
-	ReadySince time.Time
 	// LeaseRenew is the renew time of its node Lease (kube-node-lease), on
 	// the kubelet's clock; zero when unknown.
 	LeaseRenew time.Time
+	// LeaseSeen is when the operator saw the current renewal of the node
+	// Lease arrive, on its own clock. Zero when it has seen no renewal
+	// since it started: a Lease seen for the first time proves nothing
+	// about when its kubelet last renewed it.
+	LeaseSeen time.Time
+	// MarkedSince is when the operator first saw irisha's cordon or
+	// out-of-service annotation on the node, on its own clock; zero when it
+	// carries neither (or the caller did not look).
+	MarkedSince time.Time
 	// Unschedulable: cordoned, by anyone.
 	Unschedulable bool
 	// CordonedByIrisha: irisha cordoned it (annotation), so irisha may
@@ -131,7 +143,41 @@ type Attachment struct {
 type Failover struct {
 	Target
 	DetectedAt time.Time
-	Done       bool
+	// Done: a replacement was Ready, or the failover was abandoned.
+	Done bool
+	// Abandoned: the old pod's agent renewed before it was fenced, so that
+	// pod is the instance's live one, not an old one.
+	Abandoned bool
+}
+
+// NodeView is what tidying a node needs: the node, and what irisha's
+// records tell about it.
+type NodeView struct {
+	// Now, on the operator's clock.
+	Now    time.Time
+	Timing Timing
+	Node   Node
+	NodeHistory
+}
+
+// NodeHistory is what the IrisInstances that exist tell about one node.
+// An instance deleted in the middle of a failover took its record with it:
+// what is left of it is its pods (Orphaned) and irisha's marks on the node.
+type NodeHistory struct {
+	// Failovers are the last recorded failovers, finished or not, of the
+	// instances whose last failover targeted the node.
+	Failovers []Failover
+	// Pods of irisha instances on the node, terminating ones included.
+	Pods []NodePod
+}
+
+// NodePod is a pod of an irisha instance on a node being tidied.
+type NodePod struct {
+	Name string
+	UID  string
+	// Orphaned: its IrisInstance is gone, possibly deleted in the middle of
+	// a failover whose old pod this is.
+	Orphaned bool
 }
 
 // Target is the pod declared dead and the node it ran on.

@@ -28,10 +28,11 @@ func randomObservation(r *rand.Rand) Observation {
 			continue // Node object deleted
 		}
 		o.Nodes[n] = Node{
-			Name:       n,
-			Ready:      []corev1.ConditionStatus{corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown}[r.IntN(3)],
-			ReadySince: t0.Add(time.Duration(r.IntN(60)) * time.Second),
-			LeaseRenew: t0.Add(time.Duration(r.IntN(60)) * time.Second),
+			Name:        n,
+			Ready:       []corev1.ConditionStatus{corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown}[r.IntN(3)],
+			LeaseRenew:  t0.Add(time.Duration(r.IntN(60)) * time.Second),
+			LeaseSeen:   randomTime(r),
+			MarkedSince: randomTime(r),
 			// the rest are coin flips
 			Unschedulable: r.IntN(2) == 0, CordonedByIrisha: r.IntN(2) == 0, ConfirmedOff: r.IntN(2) == 0,
 			OutOfService: r.IntN(2) == 0, TaintedByIrisha: r.IntN(2) == 0, VolumeInUse: r.IntN(2) == 0,
@@ -66,8 +67,135 @@ func randomObservation(r *rand.Rand) Observation {
 			t.LeaseRenewTime = o.Lease.RenewTime
 		}
 		o.Failover = &Failover{Target: t, DetectedAt: t0.Add(time.Duration(r.IntN(60)) * time.Second), Done: r.IntN(2) == 0}
+		o.Failover.Abandoned = o.Failover.Done && r.IntN(4) == 0
+		if r.IntN(4) != 0 {
+			o.History = randomHistory(r)
+		}
 	}
 	return o
+}
+
+// randomTime is zero (never seen) one time in five, else a second within
+// the minute the observations cover.
+func randomTime(r *rand.Rand) time.Time {
+	if r.IntN(5) == 0 {
+		return time.Time{}
+	}
+	return t0.Add(time.Duration(r.IntN(60)) * time.Second)
+}
+
+// randomHistory draws other instances' failovers of a node and irisha pods
+// on it, from a few UIDs so that pods and failovers often meet.
+func randomHistory(r *rand.Rand) *NodeHistory {
+	h := &NodeHistory{}
+	for i := range r.IntN(3) {
+		f := Failover{
+			Target:     Target{Reason: ReasonLeaseExpired, Node: "node-1", Pod: fmt.Sprintf("other-%d", i), PodUID: fmt.Sprintf("uid-other-%d", r.IntN(3))},
+			DetectedAt: t0.Add(time.Duration(r.IntN(60)) * time.Second),
+			Done:       r.IntN(3) != 0,
+		}
+		f.Abandoned = f.Done && r.IntN(4) == 0
+		h.Failovers = append(h.Failovers, f)
+	}
+	for i := range r.IntN(3) {
+		h.Pods = append(h.Pods, NodePod{Name: fmt.Sprintf("pod-%d", i), UID: fmt.Sprintf("uid-other-%d", r.IntN(4)), Orphaned: r.IntN(4) == 0})
+	}
+	return h
+}
+
+// randomNodeView is a node irisha may have marked, with any history.
+func randomNodeView(r *rand.Rand) NodeView {
+	h := randomHistory(r)
+	for i := range h.Failovers {
+		h.Failovers[i].Node = "node-1"
+	}
+	return NodeView{
+		Now:    t0.Add(time.Duration(r.IntN(80)) * time.Second),
+		Timing: Timing{SkewMargin: time.Duration(r.IntN(5000)) * time.Millisecond, KubeletSilence: time.Duration(r.IntN(30)) * time.Second},
+		Node: Node{
+			Name:      "node-1",
+			Ready:     []corev1.ConditionStatus{corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown}[r.IntN(3)],
+			LeaseSeen: randomTime(r), MarkedSince: randomTime(r),
+			Unschedulable: r.IntN(2) == 0, CordonedByIrisha: r.IntN(2) == 0,
+			OutOfService: r.IntN(2) == 0, TaintedByIrisha: r.IntN(2) == 0,
+		},
+		NodeHistory: *h,
+	}
+}
+
+// checkGivenBack: a node is given back only if it is back and nothing of
+// a failover is left on it. The rule is restated from the outside, so a
+// TidyNode that skips one of its conditions fails here.
+func checkGivenBack(v NodeView, fail func(string, ...any)) {
+	n := v.Node
+	for _, f := range v.Failovers {
+		if !f.Done {
+			fail("gave back node %s while the failover of pod %s is unfinished", n.Name, f.Pod)
+		}
+		if !n.LeaseSeen.After(f.DetectedAt) {
+			fail("gave back node %s whose node Lease was not renewed since pod %s was declared dead", n.Name, f.Pod)
+		}
+		for _, p := range v.Pods {
+			if !f.Abandoned && p.UID == f.PodUID {
+				fail("gave back node %s while the old pod %s of a failover is still on it", n.Name, p.Name)
+			}
+		}
+	}
+	for _, p := range v.Pods {
+		if p.Orphaned {
+			fail("gave back node %s while pod %s, whose instance is gone, is still on it", n.Name, p.Name)
+		}
+	}
+	if n.Ready != corev1.ConditionTrue {
+		fail("gave back node %s, which is not Ready", n.Name)
+	}
+	if n.MarkedSince.IsZero() || !n.LeaseSeen.After(n.MarkedSince) {
+		fail("gave back node %s whose node Lease was not renewed since irisha's mark was seen", n.Name)
+	}
+	if v.Now.Sub(n.LeaseSeen) > v.Timing.KubeletSilence+v.Timing.SkewMargin {
+		fail("gave back node %s whose kubelet has been silent since", n.Name)
+	}
+}
+
+// TestTidyNodeProperties: the node pass never gives back a node while a
+// failover that targeted it is unfinished or an old pod is still on it, nor
+// before its kubelet renewed its node Lease after the failovers and the
+// mark, and only lifts irisha's own marks.
+func TestTidyNodeProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	gaveBack := 0
+	for i := range 200_000 {
+		v := randomNodeView(r)
+		acts, waiting := TidyNode(v)
+		fail := func(format string, args ...any) {
+			t.Helper()
+			t.Fatalf("case %d: "+format+"\nview %+v\nactions %+v", append(append([]any{i}, args...), v, acts)...)
+		}
+		if len(acts) > 0 {
+			gaveBack++
+			checkGivenBack(v, fail)
+			if waiting != "" {
+				fail("acted while waiting: %s", waiting)
+			}
+		} else if (v.Node.CordonedByIrisha || v.Node.TaintedByIrisha) && waiting == "" {
+			fail("neither gave the node back nor said why")
+		}
+		for _, a := range acts {
+			switch {
+			case a.Node != v.Node.Name:
+				fail("tidied node %s instead of %s", a.Node, v.Node.Name)
+			case a.Kind == Uncordon && !v.Node.CordonedByIrisha:
+				fail("uncordoned node %s that irisha did not cordon", a.Node)
+			case a.Kind == RemoveOutOfServiceTaint && !v.Node.TaintedByIrisha:
+				fail("removed an out-of-service taint irisha did not set")
+			case a.fencing():
+				fail("a fencing action %s while tidying", a.Kind)
+			}
+		}
+	}
+	if gaveBack < 1000 {
+		t.Errorf("only %d of the random nodes were given back: the draw misses the interesting cases", gaveBack)
+	}
 }
 
 func leaseValid(o Observation) bool {
@@ -79,6 +207,7 @@ func inProgress(o Observation) bool { return o.Failover != nil && !o.Failover.Do
 // TestProperties checks the safety rules on many random observations.
 func TestProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	tidied := 0
 	for i := range 200_000 {
 		o := randomObservation(r)
 		d := Decide(o)
@@ -111,9 +240,21 @@ func TestProperties(t *testing.T) {
 				if o.Failover == nil || a.Node != o.Failover.Node {
 					fail("tidied node %s that no failover touched", a.Node)
 				}
-				if !o.Nodes[a.Node].ReadySince.After(o.Failover.DetectedAt) {
-					fail("tidied node %s that has not been back since the failover", a.Node)
+				if !o.Failover.Done || o.History == nil {
+					fail("tidied node %s during the failover, or without the other instances' word", a.Node)
 				}
+				// The node seen as the node pass would see it: every
+				// failover of it, and the instance's own pods on it.
+				v := NodeView{Now: o.Now, Timing: o.Timing, Node: o.Nodes[a.Node], NodeHistory: NodeHistory{
+					Failovers: append([]Failover{*o.Failover}, o.History.Failovers...), Pods: o.History.Pods,
+				}}
+				for _, p := range o.Pods {
+					if p.Node == a.Node || p.UID == o.Failover.PodUID {
+						v.Pods = append(v.Pods, NodePod{Name: p.Name, UID: p.UID})
+					}
+				}
+				checkGivenBack(v, fail)
+				tidied++
 				continue
 			}
 			if d.Target == nil || a.Node != d.Target.Node {
@@ -127,6 +268,9 @@ func TestProperties(t *testing.T) {
 				}
 			}
 		}
+	}
+	if tidied < 100 {
+		t.Errorf("only %d tidying actions in the random draws: the draw misses the interesting cases", tidied)
 	}
 }
 

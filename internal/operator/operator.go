@@ -72,6 +72,15 @@ func SetupControllers(mgr ctrl.Manager, agentImage string) error {
 	if err := f.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the failover controller: %w", err)
 	}
+	n := &failover.NodeReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("irisha-failover"),
+		Clock:    clock.RealClock{},
+		Timing:   fencing.DefaultTiming(),
+	}
+	if err := n.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the failover controller's node pass: %w", err)
+	}
 	return nil
 }
 

@@ -361,7 +361,6 @@ func (a *agentModel) tick() {
 }
 
 func (a *agentModel) renew() {
-	a.ids++
 	episode, sent, rv := a.episode, a.localNow(), a.leaseSeen
 	a.inFlight++
 	w := a.w

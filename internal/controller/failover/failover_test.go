@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -75,14 +76,23 @@ func zapLevel() zapcore.Level {
 	return zapcore.ErrorLevel
 }
 
-// startOperator runs the failover controller in a manager of its own, which
-// sees only namespace ns so the tests can run side by side, until the
+// testNamespaceLabel marks the nodes of a test, and their node Leases, with
+// the test's namespace: each test's operator sees only its own.
+const testNamespaceLabel = "irisha.test/namespace"
+
+// startOperator runs the failover controller and the node pass in a manager
+// of their own, which sees only namespace ns and the nodes (and node
+// Leases) labelled with it, so the tests can run side by side, until the
 // returned stop is called; funcs, if set, intercept its client.
 func startOperator(t *testing.T, ns string, funcs *interceptor.Funcs) (stop func()) {
 	t.Helper()
+	own := labels.SelectorFromSet(labels.Set{testNamespaceLabel: ns})
 	opts := ctrl.Options{
-		Scheme:  env.Scheme,
-		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Scheme: env.Scheme,
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{ns: {}, corev1.NamespaceNodeLease: {LabelSelector: own}},
+			ByObject:          map[client.Object]cache.ByObject{&corev1.Node{}: {Label: own}},
+		},
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Every test runs an operator of its own in this one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -105,6 +115,12 @@ func startOperator(t *testing.T, ns string, funcs *interceptor.Funcs) (stop func
 		Timing: fencing.DefaultTiming(), Metrics: failover.NewMetrics(prometheus.NewRegistry()),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	nodes := &failover.NodeReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("irisha-operator"), Clock: clock.RealClock{}, Timing: fencing.DefaultTiming(),
+	}
+	if err := nodes.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,15 +166,17 @@ func newNamespace(t *testing.T, ctx context.Context) string {
 func newFixture(t *testing.T, ctx context.Context, ns string, mode v1alpha1.FailoverMode) *fixture {
 	t.Helper()
 	node1, node2 := ns+"-node-1", ns+"-node-2"
-	createNodes(t, ctx, node1, node2)
+	createNodes(t, ctx, ns, node1, node2)
 	return newInstanceOn(t, ctx, ns, "iris", mode, node1, node2)
 }
 
-// createNodes creates Ready nodes.
-func createNodes(t *testing.T, ctx context.Context, names ...string) {
+// createNodes creates Ready nodes of the test of namespace ns, each with
+// the node Lease its kubelet renewed last just now: the tests play the
+// kubelets, which renew only when told (renewNodeLease, kubeletBack).
+func createNodes(t *testing.T, ctx context.Context, ns string, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: map[string]string{testNamespaceLabel: ns}}}
 		if err := env.Client.Create(ctx, node); err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +185,79 @@ func createNodes(t *testing.T, ctx context.Context, names ...string) {
 		if err := env.Client.Status().Update(ctx, node); err != nil {
 			t.Fatal(err)
 		}
+		lease := &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Namespace: corev1.NamespaceNodeLease, Name: n, Labels: map[string]string{testNamespaceLabel: ns}},
+			Spec: coordinationv1.LeaseSpec{
+				HolderIdentity: ptr.To(n), LeaseDurationSeconds: ptr.To(int32(40)), RenewTime: &metav1.MicroTime{Time: time.Now()},
+			},
+		}
+		// kube-node-lease is created by the API server soon after it starts.
+		if err := retry.OnError(wait.Backoff{Steps: 50, Duration: 100 * time.Millisecond, Factor: 1}, apierrors.IsNotFound, func() error {
+			return env.Client.Create(ctx, lease)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), lease) })
 	}
+}
+
+// renewNodeLease plays node's kubelet renewing its node Lease once.
+func renewNodeLease(ctx context.Context, node string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		l := &coordinationv1.Lease{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: corev1.NamespaceNodeLease, Name: node}, l); err != nil {
+			return err
+		}
+		l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
+		return env.Client.Update(ctx, l)
+	})
+}
+
+// kubeletBack plays node's kubelet, back: it renews the node Lease now and
+// then every second until the test ends.
+func kubeletBack(t *testing.T, ctx context.Context, node string) {
+	t.Helper()
+	if err := renewNodeLease(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_ = renewNodeLease(ctx, node)
+			}
+		}
+	}()
+}
+
+// consistently fails the test if cond does not hold throughout d: for what
+// must not happen, which no eventually can show. d covers a periodic look
+// of the operator's at the nodes it marked (fencing.Timing.TidyRecheck).
+func consistently(t *testing.T, ctx context.Context, what string, d time.Duration, cond func(context.Context) bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !cond(ctx) {
+			t.Fatalf("%s no longer holds", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// cordonedByIrisha: node is cordoned and annotated so by irisha.
+func (f *fixture) cordonedByIrisha(ctx context.Context, node string) bool {
+	n := f.node(ctx, node)
+	return n.Spec.Unschedulable && n.Annotations[v1alpha1.AnnotationCordoned] == "true"
+}
+
+// givenBack: irisha lifted its cordon from node.
+func (f *fixture) givenBack(ctx context.Context, node string) bool {
+	n := f.node(ctx, node)
+	return !n.Spec.Unschedulable && n.Annotations[v1alpha1.AnnotationCordoned] == ""
 }
 
 // newInstanceOn creates instance name whose pod runs on node1 with its
@@ -340,11 +430,12 @@ func setNodeReady(t *testing.T, ctx context.Context, name string, status corev1.
 	}
 }
 
-// TestLeaseExpiryFailsOver: the agent stops renewing (its node died); only
-// after the Lease duration plus the skew margin does the operator cordon the
-// node, force-delete the pod, hand the Lease over and free the volume; a
-// replacement Ready on another node completes the failover; the node, back,
-// is uncordoned.
+// TestLeaseExpiryFailsOver: the agent stops renewing (its node is cut off);
+// only after the Lease duration plus the skew margin does the operator
+// cordon the node, force-delete the pod, hand the Lease over and free the
+// volume; a replacement Ready on another node completes the failover; the
+// node, whose cut was too short to make it NotReady, is uncordoned once its
+// kubelet renews its node Lease.
 func TestLeaseExpiryFailsOver(t *testing.T) {
 	ctx := t.Context()
 	ns := newNamespace(t, ctx)
@@ -371,16 +462,14 @@ func TestLeaseExpiryFailsOver(t *testing.T) {
 		return st.LastFailover != nil && st.LastFailover.ReadyAt != nil && st.Failovers == 1 && st.Fencing == v1alpha1.FencingHealthy
 	})
 
-	if n := f.node(ctx, f.node1); !n.Spec.Unschedulable {
-		t.Fatalf("the node was uncordoned although it never went NotReady and came back")
+	if !f.cordonedByIrisha(ctx, f.node1) {
+		t.Fatalf("the node was uncordoned before its kubelet renewed its node Lease")
 	}
-	setNodeReady(t, ctx, f.node1, corev1.ConditionUnknown)
-	time.Sleep(time.Second) // conditions are stamped in whole seconds
-	setNodeReady(t, ctx, f.node1, corev1.ConditionTrue)
-	eventually(t, ctx, "the node uncordoned once back", func(ctx context.Context) bool {
-		n := f.node(ctx, f.node1)
-		return !n.Spec.Unschedulable && n.Annotations[v1alpha1.AnnotationCordoned] == ""
-	})
+	if n := f.node(ctx, f.node1); n.Status.Conditions[0].Status != corev1.ConditionTrue {
+		t.Fatalf("the node went NotReady: %+v", n.Status.Conditions)
+	}
+	kubeletBack(t, ctx, f.node1)
+	eventually(t, ctx, "the node uncordoned once back", func(ctx context.Context) bool { return f.givenBack(ctx, f.node1) })
 }
 
 // TestNothingWhileTheLeaseIsRenewed: a node reported NotReady whose agent
@@ -458,7 +547,8 @@ func TestRestartedOperatorFinishesTheFailover(t *testing.T) {
 // Lease on a NotReady node is not enough; only once the fence agent
 // confirms the node off does the operator taint it out-of-service (and
 // leave the attachment to Kubernetes' force detach), force-delete the pod
-// and hand the Lease over; the taint goes once the node is Ready again.
+// and hand the Lease over; the taint goes once the node is back: Ready, its
+// kubelet renewing its node Lease.
 func TestNodeShutdownWaitsForTheFenceAgent(t *testing.T) {
 	ctx := t.Context()
 	ns := newNamespace(t, ctx)
@@ -500,7 +590,11 @@ func TestNodeShutdownWaitsForTheFenceAgent(t *testing.T) {
 	if !hasOutOfService(f.node(ctx, f.node1)) {
 		t.Fatal("the taint went before the node came back")
 	}
-	time.Sleep(time.Second) // conditions are stamped in whole seconds
+	// Powered on again: the kubelet renews first, then reports Ready.
+	kubeletBack(t, ctx, f.node1)
+	consistently(t, ctx, "the taint kept while the node is not Ready", fencing.DefaultTiming().TidyRecheck()+time.Second, func(ctx context.Context) bool {
+		return hasOutOfService(f.node(ctx, f.node1))
+	})
 	setNodeReady(t, ctx, f.node1, corev1.ConditionTrue)
 	eventually(t, ctx, "the taint removed once the node is back", func(ctx context.Context) bool {
 		n := f.node(ctx, f.node1)
@@ -525,7 +619,7 @@ func TestEveryInstanceOfALostNode(t *testing.T) {
 	ctx := t.Context()
 	ns := newNamespace(t, ctx)
 	node1, node2 := ns+"-node-1", ns+"-node-2"
-	createNodes(t, ctx, node1, node2)
+	createNodes(t, ctx, ns, node1, node2)
 	const (
 		otherVolume = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^someone-elses")
 		lateVolume  = corev1.UniqueVolumeName("kubernetes.io/csi/" + driver + "^mounted-meanwhile")

@@ -5,12 +5,14 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/resources"
 )
 
@@ -19,20 +21,31 @@ import (
 // election does: expiry then needs no agreement between the agent's clock
 // and the operator's. It is fed by the watch itself, so renewals are timed
 // as they arrive without a reconcile each.
+//
+// It times node Leases (kube-node-lease) the same way, which tells when a
+// node is back (fencing.TidyNode), and remembers when it first saw irisha's
+// cordon or out-of-service mark on a node: the renewal that gives a node
+// back must come after it.
 type leaseClock struct {
 	clock clock.PassiveClock
 	mu    sync.Mutex
 	seen  map[types.NamespacedName]leaseSeen
+	// marked is, per node, when irisha's mark on it was first seen.
+	marked map[string]time.Time
 }
 
 type leaseSeen struct {
 	holder string
 	renew  time.Time
 	since  time.Time
+	// renewed: since is when a renewal was seen to arrive, not when the
+	// Lease was first seen (by a new operator, say) with a renew time that
+	// may be minutes old.
+	renewed bool
 }
 
 func newLeaseClock(c clock.PassiveClock) *leaseClock {
-	return &leaseClock{clock: c, seen: map[types.NamespacedName]leaseSeen{}}
+	return &leaseClock{clock: c, seen: map[types.NamespacedName]leaseSeen{}, marked: map[string]time.Time{}}
 }
 
 // observe records l and returns since when it has been unchanged, and
@@ -47,8 +60,54 @@ func (c *leaseClock) observe(l *coordinationv1.Lease) (since time.Time, holderCh
 		return prev.since, false
 	}
 	now := c.clock.Now()
-	c.seen[key] = leaseSeen{holder: holder, renew: renew, since: now}
+	c.seen[key] = leaseSeen{holder: holder, renew: renew, since: now, renewed: ok}
 	return now, !ok || prev.holder != holder
+}
+
+// renewedAt is when the operator saw the current renewal of Lease key
+// arrive; zero if it has seen none since it started (or since the Lease
+// was created), which proves nothing about when it was renewed.
+func (c *leaseClock) renewedAt(key types.NamespacedName) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.seen[key]; ok && s.renewed {
+		return s.since
+	}
+	return time.Time{}
+}
+
+// markedSince records whether node carries irisha's cordon or
+// out-of-service mark and returns since when it has been seen so; zero
+// when it carries neither. Seen later than set, it errs on the safe side:
+// the renewal that gives the node back must come after it.
+func (c *leaseClock) markedSince(node *corev1.Node) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !markedByIrisha(node) {
+		delete(c.marked, node.Name)
+		return time.Time{}
+	}
+	since, ok := c.marked[node.Name]
+	if !ok {
+		since = c.clock.Now()
+		c.marked[node.Name] = since
+	}
+	return since
+}
+
+func (c *leaseClock) forgetNode(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.marked, name)
+	delete(c.seen, nodeLeaseKey(name))
+}
+
+func markedByIrisha(n *corev1.Node) bool {
+	return n.Annotations[v1alpha1.AnnotationCordoned] == "true" || n.Annotations[v1alpha1.AnnotationOutOfService] == "true"
+}
+
+func nodeLeaseKey(node string) types.NamespacedName {
+	return types.NamespacedName{Namespace: corev1.NamespaceNodeLease, Name: node}
 }
 
 func (c *leaseClock) forget(key types.NamespacedName) {
@@ -59,10 +118,54 @@ func (c *leaseClock) forget(key types.NamespacedName) {
 
 // predicate times every renewal of an instance's fencing Lease but lets
 // only creations, deletions and holder changes through, so renewals every
-// few seconds per instance do not flood the work queue. Other Leases (node
-// Leases, which the decision reads from the cache) never wake anything.
+// few seconds per instance do not flood the work queue. Node Leases are
+// timed too, and never wake anything: a node that is back is found by the
+// periodic look at the nodes irisha marked. Other Leases are ignored.
 func (c *leaseClock) predicate() predicate.Predicate {
-	return predicate.And(predicate.NewPredicateFuncs(isFencingLease), c.timer())
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return c.onLease(e.Object, false) },
+		UpdateFunc: func(e event.UpdateEvent) bool { return c.onLease(e.ObjectNew, true) },
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			if isFencingLease(e.Object) || isNodeLease(e.Object) {
+				c.forget(types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
+			}
+			return isFencingLease(e.Object)
+		},
+		GenericFunc: func(e event.GenericEvent) bool { return isFencingLease(e.Object) },
+	}
+}
+
+// nodeLeaseTimer times node Leases and lets nothing through.
+func (c *leaseClock) nodeLeaseTimer() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { c.onLease(e.Object, false); return false },
+		UpdateFunc: func(e event.UpdateEvent) bool { c.onLease(e.ObjectNew, false); return false },
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			if isNodeLease(e.Object) {
+				c.forget(types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
+			}
+			return false
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// onLease times o if it is a fencing or a node Lease and tells whether it
+// is worth a reconcile: a fencing Lease's creation, or (update) a change of
+// its holder.
+func (c *leaseClock) onLease(o client.Object, update bool) bool {
+	l, ok := o.(*coordinationv1.Lease)
+	switch {
+	case !ok:
+		return false
+	case isNodeLease(l):
+		c.observe(l)
+		return false
+	case !isFencingLease(l):
+		return false
+	}
+	_, changed := c.observe(l)
+	return !update || changed
 }
 
 func isFencingLease(o client.Object) bool {
@@ -70,28 +173,7 @@ func isFencingLease(o client.Object) bool {
 	return ok
 }
 
-func (c *leaseClock) timer() predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc: func(e event.CreateEvent) bool {
-			if l, ok := e.Object.(*coordinationv1.Lease); ok {
-				c.observe(l)
-			}
-			return true
-		},
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			l, ok := e.ObjectNew.(*coordinationv1.Lease)
-			if !ok {
-				return true
-			}
-			_, changed := c.observe(l)
-			return changed
-		},
-		DeleteFunc: func(e event.DeleteEvent) bool {
-			c.forget(types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
-			return true
-		},
-	}
-}
+func isNodeLease(o client.Object) bool { return o.GetNamespace() == corev1.NamespaceNodeLease }
 
 func holderOf(l *coordinationv1.Lease) string {
 	if l.Spec.HolderIdentity == nil {

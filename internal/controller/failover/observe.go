@@ -95,18 +95,30 @@ func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (
 			return o, nil, fmt.Errorf("reading node %s: %w", name, err)
 		}
 		w.nodes[name] = node
-		o.Nodes[name] = nodeOf(node, volume)
+		n := nodeOf(node, volume)
+		n.MarkedSince = r.leases.markedSince(node)
 		// The node Lease only sharpens the verdict (see fencing.Node): an
 		// operator whose cache does not cover kube-node-lease still fails
-		// over, on the Ready condition alone.
+		// over, on the Ready condition alone, but never finds the node back.
 		nodeLease := &coordinationv1.Lease{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: corev1.NamespaceNodeLease, Name: name}, nodeLease); err == nil {
-			n := o.Nodes[name]
+		if err := r.Get(ctx, nodeLeaseKey(name), nodeLease); err == nil {
+			r.leases.observe(nodeLease)
 			n.LeaseRenew = renewTimeOf(nodeLease)
-			o.Nodes[name] = n
+			n.LeaseSeen = r.leases.renewedAt(nodeLeaseKey(name))
 		} else if !apierrors.IsNotFound(err) {
 			logf.FromContext(ctx).V(1).Info("Node Lease not readable; judging the kubelet by the Ready condition", "node", name, "error", err.Error())
 		}
+		o.Nodes[name] = n
+	}
+
+	// A finished failover whose node still carries irisha's mark: what the
+	// other instances tell about that node decides whether it is given back.
+	if f := o.Failover; f != nil && f.Done && !o.Nodes[f.Node].MarkedSince.IsZero() {
+		h, err := nodeHistory(ctx, r.Client, f.Node, indexFailoverNode, indexPodNode)
+		if err != nil {
+			return o, nil, err
+		}
+		o.History = &h
 	}
 	return o, w, nil
 }
@@ -174,7 +186,7 @@ func nodeOf(n *corev1.Node, volume string) fencing.Node {
 	}
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
-			out.Ready, out.ReadySince = c.Status, c.LastTransitionTime.Time
+			out.Ready = c.Status
 		}
 	}
 	for _, t := range n.Spec.Taints {
@@ -195,7 +207,7 @@ func failoverOf(f *v1alpha1.FailoverRecord) *fencing.Failover {
 	if f.LeaseRenewTime != nil {
 		t.LeaseRenewTime = f.LeaseRenewTime.Time
 	}
-	return &fencing.Failover{Target: t, DetectedAt: f.DetectedAt.Time, Done: f.ReadyAt != nil || f.Abandoned}
+	return &fencing.Failover{Target: t, DetectedAt: f.DetectedAt.Time, Done: f.ReadyAt != nil || f.Abandoned, Abandoned: f.Abandoned}
 }
 
 // fencedHolders parses the Lease's list of fenced identities.

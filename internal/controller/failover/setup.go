@@ -118,7 +118,8 @@ func (r *Reconciler) onAttachment(ctx context.Context, o client.Object) []reconc
 }
 
 // nodeChanged ignores heartbeats: only readiness, scheduling, taints,
-// irisha's annotations and volumes in use matter.
+// irisha's annotations and volumes in use matter. (That a node is back
+// shows in its node Lease, which wakes nothing: see leaseClock.)
 func nodeChanged() predicate.Predicate {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		oldN, okOld := e.ObjectOld.(*corev1.Node)
