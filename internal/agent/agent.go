@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/irisha/irisha/internal/agent/backup"
@@ -71,12 +70,15 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	if len(cfg.Command) == 0 {
 		return 2, errors.New("no command to supervise: give it after --, e.g. agent run -- /iris-main")
 	}
-	cs, err := kubernetes.NewForConfig(cfg.REST)
+	// The Lease gets connections of its own: a failed renewal drops them
+	// so the retry does not hang on a dead one, which must not cut the
+	// backup participant's watches.
+	leases, closeLeaseConns, err := lease.NewClient(cfg.REST)
 	if err != nil {
-		return 2, fmt.Errorf("creating the Kubernetes client: %w", err)
+		return 2, err
 	}
-	fence, err := lease.New(lease.Config{Namespace: cfg.Namespace, Name: cfg.LeaseName, Identity: cfg.Identity, Timing: cfg.Timing},
-		cs.CoordinationV1(), log)
+	fence, err := lease.New(lease.Config{Namespace: cfg.Namespace, Name: cfg.LeaseName, Identity: cfg.Identity, Timing: cfg.Timing,
+		CloseConnections: closeLeaseConns}, leases, log)
 	if err != nil {
 		return 2, err
 	}

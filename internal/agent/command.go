@@ -53,6 +53,8 @@ forwards SIGTERM and SIGINT to it, reaps zombies, and exits with its code.
 It renews the Lease; if no renewal succeeds by lease-duration minus
 safety-margin it stops IRIS hard (iris force, then SIGKILL of every process
 under it) and exits with code 75, so no second IRIS can write to the volume.
+A renewal attempt gives up after a third of that time and is retried at
+once on a fresh connection, so a short network blip does not stop IRIS.
 A clean stop releases the Lease so a replacement starts at once.
 
 While IRIS runs it takes part in the instance's IrisBackups: it freezes
@@ -102,7 +104,7 @@ The pod's name, namespace and UID come from the downward API
 	f.StringVar(&cfg.LeaseName, "lease-name", "", "name of the instance's fencing Lease")
 	f.StringVar(&cfg.InstanceName, "instance-name", "", "name of the IrisInstance, whose IrisBackups the agent freezes and thaws IRIS for")
 	f.DurationVar(&duration, "lease-duration", 10*time.Second, "duration of the fencing Lease (spec.failover.leaseDurationSeconds)")
-	f.DurationVar(&renew, "renew-interval", 0, "how often the Lease is renewed (default lease-duration/5)")
+	f.DurationVar(&renew, "renew-interval", 0, "how often the Lease is renewed (default lease-duration/5; must be under (lease-duration - safety-margin)/3, the timeout of one attempt)")
 	f.DurationVar(&margin, "safety-margin", 0, "IRIS is stopped this long before the Lease would expire (default lease-duration/5, at least 1s)")
 	f.StringVar(&cfg.ListenAddress, "listen-address", ":8085", "address of /livez, /readyz, /startupz and /metrics")
 	f.StringVar(&cfg.SuperserverAddress, "superserver-address", "127.0.0.1:1972", "superserver address checked by /readyz")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -30,6 +31,13 @@ type Config struct {
 	Identity string
 	Timing   Timing
 	Clock    clock.WithTicker
+	// CloseConnections, if set, drops every connection of the Lease's
+	// client (NewClient's closer); Hold calls it after an attempt that got
+	// no answer, so the retry does not wait on a dead connection.
+	CloseConnections func()
+	// Extender, if set, is asked while renewals fail whether IRIS may keep
+	// running although the API server did not answer (the witness quorum).
+	Extender Extender
 }
 
 // Lease is the agent's handle on the fencing Lease.
@@ -38,9 +46,15 @@ type Lease struct {
 	client coordinationclient.LeasesGetter
 	log    logr.Logger
 
-	obs      *Observation
-	current  *coordinationv1.Lease
-	lastSent time.Time
+	obs *Observation
+
+	// mu guards what Hold's loop changes and others read: Deadline from
+	// the agent, Release right after Hold was told to stop.
+	mu      sync.Mutex
+	current *coordinationv1.Lease
+	// base is what the fence deadline counts from: the send time of the
+	// last successful renewal, or a later one an Extender vouched for.
+	base time.Time
 }
 
 // New returns a handle; nothing is sent until Acquire.
@@ -54,8 +68,13 @@ func New(cfg Config, client coordinationclient.LeasesGetter, log logr.Logger) (*
 	return &Lease{cfg: cfg, client: client, log: log.WithValues("lease", cfg.Namespace+"/"+cfg.Name)}, nil
 }
 
-// Deadline is when the agent is fenced unless a renewal succeeds first.
-func (l *Lease) Deadline() time.Time { return l.cfg.Timing.FenceDeadline(l.lastSent) }
+// Deadline is when the agent is fenced unless a renewal succeeds first,
+// extensions included.
+func (l *Lease) Deadline() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cfg.Timing.FenceDeadline(l.base)
+}
 
 // Acquire blocks until this agent holds the Lease or ctx is done. While
 // another agent holds it, it waits until it has seen the Lease unchanged for
@@ -70,7 +89,7 @@ func (l *Lease) Acquire(ctx context.Context) error {
 		case apierrors.IsNotFound(err):
 			created, err := leases.Create(ctx, l.newLease(sent), metav1.CreateOptions{})
 			if err == nil {
-				l.held(created, sent)
+				l.renewed(created, sent)
 				return nil
 			}
 			if !apierrors.IsAlreadyExists(err) {
@@ -87,7 +106,7 @@ func (l *Lease) Acquire(ctx context.Context) error {
 			if CanAcquire(obs, l.cfg.Identity, sent) {
 				taken, err := leases.Update(ctx, l.takeOver(cur, sent), metav1.UpdateOptions{})
 				if err == nil {
-					l.held(taken, sent)
+					l.renewed(taken, sent)
 					return nil
 				}
 				l.log.Info("Taking the fencing Lease failed; retrying", "error", err.Error())
@@ -105,77 +124,39 @@ func (l *Lease) Acquire(ctx context.Context) error {
 	}
 }
 
-// Hold renews the Lease every renew interval until ctx is done (nil) or the
-// agent is fenced (ErrFenced). No request outlives the fence deadline.
-func (l *Lease) Hold(ctx context.Context) error {
-	ticker := l.cfg.Clock.NewTicker(l.cfg.Timing.RenewInterval)
-	defer ticker.Stop()
-	for {
-		deadline := l.Deadline()
-		fence := l.cfg.Clock.NewTimer(deadline.Sub(l.cfg.Clock.Now()))
-		select {
-		case <-ctx.Done():
-			fence.Stop()
-			return nil
-		case <-fence.C():
-			return fmt.Errorf("%w: no renewal succeeded by the deadline", ErrFenced)
-		case <-ticker.C():
-			fence.Stop()
-			if err := l.renew(ctx, deadline); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (l *Lease) renew(ctx context.Context, deadline time.Time) error {
-	reqCtx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	sent := l.cfg.Clock.Now()
-	next := l.current.DeepCopy()
-	next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(sent))
-	renewed, err := l.client.Leases(l.cfg.Namespace).Update(reqCtx, next, metav1.UpdateOptions{})
-	if err == nil {
-		l.held(renewed, sent)
-		return nil
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		// Someone else wrote the Lease: re-read it to see whether it is
-		// still ours.
-		cur, getErr := l.client.Leases(l.cfg.Namespace).Get(reqCtx, l.cfg.Name, metav1.GetOptions{})
-		if getErr == nil && ptr.Deref(cur.Spec.HolderIdentity, "") != l.cfg.Identity {
-			return fmt.Errorf("%w: now held by %q", ErrFenced, ptr.Deref(cur.Spec.HolderIdentity, ""))
-		}
-		if getErr == nil {
-			l.current = cur
-		}
-	}
-	l.log.Info("Renewing the fencing Lease failed; IRIS is stopped if no renewal succeeds in time",
-		"error", err.Error(), "fenceIn", deadline.Sub(l.cfg.Clock.Now()).Round(time.Millisecond).String())
-	return nil
-}
-
 // Release gives the Lease up after IRIS stopped cleanly, so a replacement
 // starts at once instead of waiting a lease duration.
 func (l *Lease) Release(ctx context.Context) error {
-	if l.current == nil {
+	cur := l.held()
+	if cur == nil {
 		return nil
 	}
-	next := l.current.DeepCopy()
+	next := cur.DeepCopy()
 	next.Spec.HolderIdentity = nil
 	next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(l.cfg.Clock.Now()))
 	if _, err := l.client.Leases(l.cfg.Namespace).Update(ctx, next, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("releasing the fencing Lease: %w", err)
 	}
+	l.mu.Lock()
 	l.current = nil
+	l.mu.Unlock()
 	return nil
 }
 
-func (l *Lease) held(lease *coordinationv1.Lease, sent time.Time) {
-	l.current, l.lastSent = lease, sent
+// held is the Lease as last written or read by this agent, nil if it does
+// not hold it.
+func (l *Lease) held() *coordinationv1.Lease {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.current
+}
+
+// renewed records a successful write sent at sent: the deadline counts from
+// it, whatever an Extender said before.
+func (l *Lease) renewed(lease *coordinationv1.Lease, sent time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.current, l.base = lease, sent
 }
 
 func (l *Lease) newLease(now time.Time) *coordinationv1.Lease {

@@ -73,18 +73,32 @@ func DefaultTiming(duration time.Duration) Timing {
 	return Timing{Duration: duration, RenewInterval: duration / 5, SafetyMargin: margin}
 }
 
-// Validate rejects timings that cannot keep W1: the agent must be able to
-// try several renewals before its own deadline.
+// Validate rejects timings that cannot keep W1, or cannot ride out a blip:
+// the agent must be able to try several renewals before its own deadline.
 func (t Timing) Validate() error {
 	switch {
 	case t.Duration <= 0 || t.RenewInterval <= 0 || t.SafetyMargin <= 0:
 		return errTiming("durations must be positive")
 	case t.SafetyMargin >= t.Duration:
 		return errTiming("the safety margin must be shorter than the lease duration")
-	case 2*t.RenewInterval > t.Duration-t.SafetyMargin:
-		return errTiming("the renew interval must fit at least twice into leaseDuration - safetyMargin")
+	case t.RenewInterval >= t.AttemptTimeout():
+		// A renewal due RenewInterval after the last success that hangs,
+		// and its retry that hangs too, must still leave time for a third
+		// attempt: otherwise a cut that starts as a renewal goes out and
+		// heals during the retry stops IRIS although the API server is
+		// back before the deadline.
+		return errTiming("the renew interval must be shorter than (leaseDuration - safetyMargin)/3, the timeout of one renewal attempt")
 	}
 	return nil
+}
+
+// AttemptTimeout bounds one renewal attempt: a third of the time the agent
+// may go without a renewal, so that the renewal due and its retry may both
+// hang on dead connections and a third attempt still goes out in time. For
+// the default 10 s Lease it is 2.67 s, above the 2 s of extra latency an API
+// server under load may add, so slowness alone does not fail attempts.
+func (t Timing) AttemptTimeout() time.Duration {
+	return (t.Duration - t.SafetyMargin) / 3
 }
 
 type errTiming string
@@ -95,4 +109,14 @@ func (e errTiming) Error() string { return "lease timing: " + string(e) }
 // lastSent must consider itself fenced.
 func (t Timing) FenceDeadline(lastSent time.Time) time.Time {
 	return lastSent.Add(t.Duration - t.SafetyMargin)
+}
+
+// MayExtend says whether a positive answer from an Extender, to questions
+// sent at asked and received at now, may move the deadline of a holder whose
+// deadline counts from base. Past the deadline the answer comes too late,
+// however positive: the operator may have failed over by then, and a second
+// IRIS may be writing. An answer to questions sent no later than base adds
+// nothing, and one to questions sent in the future cannot be.
+func (t Timing) MayExtend(base, asked, now time.Time) bool {
+	return now.Before(t.FenceDeadline(base)) && asked.After(base) && !asked.After(now)
 }

@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"strings"
 	"testing"
 	"testing/quick"
 	"time"
@@ -88,6 +89,62 @@ func TestTiming(t *testing.T) {
 	} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v was accepted", bad)
+		}
+	}
+}
+
+// TestAttemptTimeoutMustFit: the renewal due a renew interval after the last
+// success, and its retry, may each hang for a whole attempt timeout; a third
+// attempt must still go out before the deadline.
+func TestAttemptTimeoutMustFit(t *testing.T) {
+	for d, want := range map[time.Duration]time.Duration{
+		10 * time.Second: 2666666666 * time.Nanosecond, // above the 2 s an API server under load may add
+		5 * time.Second:  1333333333 * time.Nanosecond,
+	} {
+		if got := DefaultTiming(d).AttemptTimeout(); got != want {
+			t.Errorf("AttemptTimeout for %s = %s, want %s", d, got, want)
+		}
+	}
+	// Every lease duration an IrisInstance may have, and the agent process
+	// tests' timing.
+	for s := 5; s <= 300; s++ {
+		if err := DefaultTiming(time.Duration(s) * time.Second).Validate(); err != nil {
+			t.Errorf("default timing for %ds: %v", s, err)
+		}
+	}
+	if err := (Timing{Duration: 3 * time.Second, RenewInterval: 500 * time.Millisecond, SafetyMargin: time.Second}).Validate(); err != nil {
+		t.Errorf("the agent tests' timing: %v", err)
+	}
+	// 3 s + 2 × 2.67 s = 8.33 s > 8 s: the renew interval still fits twice
+	// into the 8 s, the attempts do not.
+	tooSlow := Timing{Duration: 10 * time.Second, RenewInterval: 3 * time.Second, SafetyMargin: 2 * time.Second}
+	if err := tooSlow.Validate(); err == nil || !strings.Contains(err.Error(), "attempt") {
+		t.Errorf("%+v: Validate = %v, want it rejected for its attempt timeout", tooSlow, err)
+	}
+	if err := (Timing{Duration: 10 * time.Second, RenewInterval: 2666666666, SafetyMargin: 2 * time.Second}).Validate(); err == nil {
+		t.Errorf("a renew interval equal to the attempt timeout was accepted")
+	}
+}
+
+func TestMayExtend(t *testing.T) {
+	timing := DefaultTiming(10 * time.Second) // deadline = base + 8 s
+	base := t0
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for _, tc := range []struct {
+		name       string
+		asked, now time.Time
+		want       bool
+	}{
+		{"asked after the last renewal, answered in time", at(3 * time.Second), at(3500 * time.Millisecond), true},
+		{"answered just before the deadline", at(7 * time.Second), at(8*time.Second - 1), true},
+		{"answered at the deadline", at(7 * time.Second), at(8 * time.Second), false},
+		{"answered after the deadline", at(7 * time.Second), at(9 * time.Second), false},
+		{"asked when the last renewal was sent", base, at(time.Second), false},
+		{"asked before the last renewal", at(-time.Second), at(time.Second), false},
+		{"asked in the future", at(5 * time.Second), at(4 * time.Second), false},
+	} {
+		if got := timing.MayExtend(base, tc.asked, tc.now); got != tc.want {
+			t.Errorf("%s: MayExtend = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
