@@ -288,14 +288,13 @@ func (w *world) members() []string {
 // --- the agent holding the Lease (node 0) ---
 
 // The agent's pacing, as lease.Hold and the witness client do it. A renewal
-// not answered within a quarter of the renew interval is hedged: another
-// goes out on a fresh connection, and so on until one succeeds, each
-// abandoned after the attempt timeout (so 2 s of latency still renews, and
-// a connection that went dead mid-request costs a quarter interval, not an
-// attempt timeout). While renewals fail the witnesses are asked in rounds,
-// each bounded by answerTimeout, the next one askPause after a round
-// without a majority and a renew interval after one with.
+// is abandoned after the attempt timeout and retried at once on a fresh
+// connection. While renewals fail the witnesses are asked in rounds, each
+// bounded by answerTimeout, the next one askPause after a round without a
+// majority and a renew interval after one with.
 const (
+	retrySpacing  = 100 * time.Millisecond
+	retryJitter   = 150 * time.Millisecond
 	askPause      = 250 * time.Millisecond
 	answerTimeout = time.Second
 	// lateKill: an agent that finds itself this far past its deadline (it
@@ -400,27 +399,26 @@ func (a *agentModel) renew() {
 			a.renew()
 		}
 	})
-	w.at(a.clk.real(sent.Add(min(attemptTimeout(w.lt), a.deadline.Sub(sent)))), 0, func() {
+	w.at(a.clk.real(sent.Add(min(w.lt.AttemptTimeout(), a.deadline.Sub(sent)))), 0, func() {
 		a.check()
-		if !a.dead {
-			settle()
-		}
-	})
-	w.at(a.clk.real(sent.Add(a.w.lt.RenewInterval/4)), 0, func() {
-		a.check()
-		if a.dead || episode != a.episode {
+		if a.dead || !settle() {
 			return
 		}
+		// Retried at once, but no sooner than the spacing after the
+		// attempt's start (a refused connection must not spin).
 		a.failing = true
-		a.renew()
+		spaced := sent.Add(retrySpacing + time.Duration(w.r.Int64N(int64(retryJitter))))
+		w.at(max(w.now, a.clk.real(spaced)), 0, func() {
+			a.check()
+			if !a.dead && episode == a.episode && a.inFlight == 0 {
+				a.renew()
+			}
+		})
 		if a.asking == 0 {
 			a.ask()
 		}
 	})
 }
-
-// attemptTimeout bounds one renewal attempt.
-func attemptTimeout(lt lease.Timing) time.Duration { return (lt.Duration - lt.SafetyMargin) / 3 }
 
 type renewal struct {
 	ok     bool
