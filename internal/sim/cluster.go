@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -101,6 +102,12 @@ type Cluster struct {
 	// killed everything would leak.
 	procMu   sync.Mutex
 	stopping bool
+
+	// netMu guards net and every node's net (network.go); routes is the
+	// peer gateways' lock-free snapshot of them.
+	netMu  sync.Mutex
+	net    netState
+	routes atomic.Pointer[peerRoutes]
 }
 
 // Start boots a cluster. ctx bounds the boot only; the cluster lives until
@@ -165,7 +172,7 @@ func (c *Cluster) boot(ctx context.Context) error {
 	if err := c.startStorage(); err != nil {
 		return err
 	}
-	if c.kwokConfig, err = kwok.WriteConfig(c.dir); err != nil {
+	if c.kwokConfig, err = kwok.WriteConfig(c.dir, kwok.Config{StatusPeriod: c.timings.NodeStatusPeriod}); err != nil {
 		return err
 	}
 	for i := range c.opts.Nodes {
@@ -219,7 +226,11 @@ func (c *Cluster) addNode(ctx context.Context, i int) error {
 	if n.proxy, err = netproxy.New(c.cp.APIServerAddr); err != nil {
 		return err
 	}
-	c.nodes = append(c.nodes, n)
+	if n.gateway, err = netproxy.NewGateway(c.peerRouter(name)); err != nil {
+		n.proxy.Close()
+		return err
+	}
+	c.updateNetwork(func() { c.nodes = append(c.nodes, n) })
 	n.kubeconfig = filepath.Join(c.dir, "nodes", name, "kubeconfig")
 	if err := c.cp.WriteKubeconfig(n.kubeconfig, n.proxy.Addr()); err != nil {
 		return err
@@ -311,14 +322,23 @@ func (c *Cluster) StartProcess(name string, cmd *exec.Cmd) (*proc.Process, error
 }
 
 // Stop stops everything: kubelets and storage controllers, then every
-// process by PID (nodes first, then the control plane), the proxies, and
-// removes the work directory unless KeepWorkDir. Safe to call twice.
+// process by PID (nodes first, then the control plane), the proxies and
+// gateways, and removes the work directory unless KeepWorkDir. A frozen
+// API server is thawed first, so that clients stop without waiting on it.
+// Safe to call twice.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		c.procMu.Lock()
 		c.stopping = true
 		c.procMu.Unlock()
 		var errs []error
+		if c.cp != nil {
+			c.netMu.Lock()
+			if err := c.thawLocked(); err != nil {
+				errs = append(errs, err)
+			}
+			c.netMu.Unlock()
+		}
 		for _, n := range c.nodes {
 			if err := n.shutdown(); err != nil {
 				errs = append(errs, err)
@@ -331,6 +351,7 @@ func (c *Cluster) Stop() error {
 		if err := c.reg.KillAll(); err != nil {
 			errs = append(errs, err)
 		}
+		c.closeClients()
 		if !c.opts.KeepWorkDir && c.dir != "" {
 			if err := os.RemoveAll(c.dir); err != nil {
 				errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))

@@ -6,15 +6,23 @@
 // their real timings and failure modes (pods stuck Terminating on a dead
 // node, Multi-Attach errors, the 6-minute force detach).
 //
-// A node is three things: a kwok process (its heartbeat: node Lease and
-// Ready condition), an in-process simulated kubelet (package kubelet: pod
-// status, volume attach/mount gating, container restarts), and its own TCP
-// proxy to the API server (package netproxy). Processes can run "on" a node
-// (Node.StartProcess, or Options.Runner for pod containers); they die,
-// freeze and lose the network with it.
+// A node is four things: a kwok process (its heartbeat: node Lease and
+// conditions, with transition times as a kubelet writes them), an
+// in-process simulated kubelet (package kubelet: pod status, volume
+// attach/mount gating, container restarts), its own TCP proxy to the API
+// server, and its peer gateway, an HTTP proxy that routes the other nodes'
+// IPs to 127.0.0.1 (package netproxy; network.go). Processes can run "on" a
+// node (Node.StartProcess, or Options.Runner for pod containers); they
+// die, freeze and lose the network with it, and get HTTP(S)_PROXY for the
+// peer gateway. Clients on no node (the operator) get a proxy of their own
+// (Cluster.ClientKubeconfig); the control plane and the test's own client
+// go direct.
 //
-// Chaos: Node.Kill, Freeze, Thaw, Partition, Heal, BringBack;
-// Cluster.DeletePod, CrashContainer, Drain. Observers live in package
-// observe. Every process is killed by PID and the work directory removed
-// on Stop; tests call Stop from t.Cleanup.
+// Chaos: Node.Kill, Freeze, Thaw, Partition (API server and peers),
+// PartitionFromAPIServer, PartitionFromPeers, Heal, BringBack,
+// SetAPILatency; Cluster.FreezeAPIServer/ThawAPIServer,
+// CutAPIServer/HealAPIServer, SetAPILatency, CutPeers/HealPeers,
+// DeletePod, CrashContainer, Drain. Observers live in package observe.
+// Every process is killed by PID and the work directory removed on Stop;
+// tests call Stop from t.Cleanup.
 package sim

@@ -40,8 +40,12 @@ type Node struct {
 	c          *Cluster
 	index      int
 	proxy      *netproxy.Proxy
+	gateway    *netproxy.Gateway
 	kubeconfig string
 	log        logr.Logger
+
+	// net is the node's network state (guarded by c.netMu, network.go).
+	net nodeNet
 
 	mu            sync.Mutex
 	state         NodeState
@@ -72,14 +76,19 @@ func (n *Node) State() NodeState {
 // StartProcess starts cmd "on" this node: in its own process group,
 // SIGKILLed by Kill, SIGSTOPped by Freeze, SIGCONTed by Thaw, and killed by
 // Cluster.Stop. Point the process at Kubeconfig or APIServer so that
-// Partition cuts it off. Its output goes to a log in the work directory
-// unless cmd.Stdout/Stderr are set.
+// Partition cuts it off. Its environment gets PeerProxyEnv (after the
+// host's environment, whose proxy settings are dropped, when cmd.Env is
+// nil; before cmd.Env otherwise, so that cmd.Env wins), so its HTTP(S)
+// requests to other nodes' IPs go through the node's peer gateway. Its
+// output goes to a log in the work directory unless cmd.Stdout/Stderr are
+// set.
 func (n *Node) StartProcess(name string, cmd *exec.Cmd) (*proc.Process, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.state != NodeRunning {
 		return nil, fmt.Errorf("node %s is %s: cannot start %s", n.Name, n.state, name)
 	}
+	cmd.Env = n.withPeerProxy(cmd.Env)
 	logPath := filepath.Join(n.c.dir, "nodes", n.Name, "proc-"+sanitize(name)+".log")
 	p, err := proc.Start(&n.c.reg, n.Name+"/"+name, cmd, logPath)
 	if err != nil {
@@ -91,7 +100,8 @@ func (n *Node) StartProcess(name string, cmd *exec.Cmd) (*proc.Process, error) {
 
 // Kill is an abrupt power-off: the kubelet stops at once (no more status
 // writes), kwok is SIGKILLed (the Lease stops being renewed) and so is
-// every process on the node; the node's API objects keep their last state.
+// every process on the node; its connections to the API server and its
+// peers drop; the node's API objects keep their last state.
 func (n *Node) Kill() error {
 	n.mu.Lock()
 	if n.state == NodeKilled {
@@ -106,8 +116,9 @@ func (n *Node) Kill() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	errs := n.killProcsLocked()
-	// Established connections of the dead processes must not linger.
-	n.proxy.Cut()
+	// Established connections of the dead processes must not linger, and
+	// nothing reaches a powered-off machine.
+	n.c.updateNetwork(func() { n.net.down = true })
 	n.log.Info("Node killed", "node", n.Name)
 	return errors.Join(errs...)
 }
@@ -162,32 +173,18 @@ func (n *Node) Thaw() error {
 // Resume is Thaw.
 func (n *Node) Resume() error { return n.Thaw() }
 
-// Partition cuts the node's network to the API server: open connections
-// drop, new ones are refused. Everything on the node keeps running.
-func (n *Node) Partition() {
-	n.proxy.Cut()
-	n.log.Info("Node partitioned", "node", n.Name)
-}
-
-// Heal ends a partition.
-func (n *Node) Heal() {
-	n.proxy.Heal()
-	n.log.Info("Node partition healed", "node", n.Name)
-}
-
-// Partitioned reports whether the node's proxy is cut.
-func (n *Node) Partitioned() bool { return n.proxy.IsCut() }
-
 // BringBack restarts a killed node: a fresh kwok and kubelet (which, like a
 // rebooted kubelet, finishes the deletions the dead node missed and
 // restarts its pods' containers). Processes that ran on the node stay dead.
+// A partition of the node (or a cluster-wide cut) is the network's, not
+// the machine's: it outlives the power cycle until Heal.
 func (n *Node) BringBack(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.state != NodeKilled {
 		return fmt.Errorf("node %s is %s: only a killed node can be brought back", n.Name, n.state)
 	}
-	n.proxy.Heal()
+	n.c.updateNetwork(func() { n.net.down = false })
 	if err := n.startLocked(ctx); err != nil {
 		return err
 	}
@@ -270,7 +267,7 @@ func (n *Node) signalLocked(sig syscall.Signal) error {
 }
 
 // shutdown is Cluster.Stop's part: stop the kubelet, kill the processes
-// (SIGKILL works on stopped ones too), close the proxy.
+// (SIGKILL works on stopped ones too), close the proxy and the gateway.
 func (n *Node) shutdown() error {
 	n.mu.Lock()
 	n.state = NodeKilled
@@ -280,6 +277,7 @@ func (n *Node) shutdown() error {
 	errs := n.killProcsLocked()
 	n.mu.Unlock()
 	n.proxy.Close()
+	n.gateway.Close()
 	return errors.Join(errs...)
 }
 

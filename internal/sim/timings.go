@@ -18,6 +18,13 @@ type Timings struct {
 	// NodeLeaseDurationSeconds: the node Lease's duration; kwok renews it
 	// every quarter (the kubelet's 40 s -> every 10 s).
 	NodeLeaseDurationSeconds int
+	// NodeStatusPeriod: how often a Ready node's heartbeat (kwok) rewrites
+	// its status (conditions with a fresh lastHeartbeatTime, the same
+	// lastTransitionTime), jittered by a sixtieth; 0 is kwok's 10 minutes
+	// (a kubelet's nodeStatusReportFrequency is 5). The Lease, not this,
+	// keeps a node Ready; a node that comes back writes its status at
+	// once.
+	NodeStatusPeriod time.Duration
 	// DefaultTolerationSeconds: what the DefaultTolerationSeconds admission
 	// plugin gives pods for the not-ready/unreachable NoExecute taints.
 	DefaultTolerationSeconds int64
@@ -41,6 +48,7 @@ func DefaultTimings() Timings {
 		NodeMonitorPeriod:        5 * time.Second,
 		NodeStartupGracePeriod:   60 * time.Second,
 		NodeLeaseDurationSeconds: 40,
+		NodeStatusPeriod:         10 * time.Minute,
 		DefaultTolerationSeconds: 300,
 		CrashBackoff:             kubelet.DefaultBackoff(),
 	}
@@ -55,6 +63,7 @@ func FastTimings() Timings {
 		NodeMonitorPeriod:        time.Second,
 		NodeStartupGracePeriod:   10 * time.Second,
 		NodeLeaseDurationSeconds: 4,
+		NodeStatusPeriod:         10 * time.Minute,
 		DefaultTolerationSeconds: 2,
 		CrashBackoff:             kubelet.Backoff{Initial: time.Second, Max: 5 * time.Second, ResetAfter: time.Minute},
 	}

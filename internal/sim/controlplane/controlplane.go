@@ -70,10 +70,11 @@ type ControlPlane struct {
 	// AdminKubeconfig is the path of a kubeconfig equal to RESTConfig.
 	AdminKubeconfig string
 
-	dir   string
-	files map[string]string
-	pki   *pki
-	procs []*proc.Process
+	dir       string
+	files     map[string]string
+	pki       *pki
+	procs     []*proc.Process
+	apiserver *proc.Process
 }
 
 // Start boots the control plane and waits until the API server is ready.
@@ -164,6 +165,7 @@ func (cp *ControlPlane) boot(ctx context.Context, cfg Config, bins string) error
 	if err != nil {
 		return err
 	}
+	cp.apiserver = apiserver
 	cp.RESTConfig = &rest.Config{
 		Host: "https://" + cp.APIServerAddr,
 		TLSClientConfig: rest.TLSClientConfig{
@@ -226,6 +228,10 @@ func (cp *ControlPlane) start(cfg Config, bins, name string, args ...string) (*p
 func (cp *ControlPlane) LogPath(name string) string {
 	return filepath.Join(cp.dir, name+".log")
 }
+
+// APIServer is the kube-apiserver process (to freeze it: every client's
+// requests hang, as with an endpoint that stopped answering).
+func (cp *ControlPlane) APIServer() *proc.Process { return cp.apiserver }
 
 // Processes of the control plane, in start order.
 func (cp *ControlPlane) Processes() []*proc.Process { return cp.procs }

@@ -40,8 +40,9 @@ type OperatorOptions struct {
 }
 
 // Operator is `irisha-manager operator` running next to the simulated
-// cluster, with the admin kubeconfig (not through a node's proxy: the
-// operator runs on no simulated node, so no node chaos reaches it).
+// cluster, as the outside client "operator" (sim.Cluster.ClientKubeconfig):
+// it runs on no simulated node, so no node chaos reaches it, but
+// CutAPIServer and SetAPILatency do.
 type Operator struct {
 	c    *sim.Cluster
 	bins Binaries
@@ -97,8 +98,12 @@ func (o *Operator) Start(ctx context.Context) error {
 		args = append(args, "--leader-elect", "--leader-election-namespace", o.opts.LeaderElectionNamespace)
 	}
 	args = append(args, o.opts.Args...)
+	kubeconfig, err := o.c.ClientKubeconfig("operator")
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(o.bins.Manager, args...)
-	cmd.Env = append(hostEnv(""), "KUBECONFIG="+o.c.Kubeconfig())
+	cmd.Env = append(hostEnv(""), "KUBECONFIG="+kubeconfig)
 	o.starts++
 	// One log per start: <cluster dir>/proc-operator-<n>.log.
 	p, err := o.c.StartProcess(fmt.Sprintf("operator-%d", o.starts), cmd)

@@ -1,12 +1,14 @@
 package kwok
 
 import (
+	"embed"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,30 +28,62 @@ const (
 	LabelSimNode = "sim.irisha.dev/node"
 )
 
-// upstreamStages are the kwok Stage files (relative to testbin's kwok-stages
-// directory) that make kwok a heartbeat: initialise the node, then renew
-// its Lease and, rarely, its status, like a kubelet.
-var upstreamStages = []string{
-	"node/fast/node-initialize.yaml",
-	"node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+// stages are the kwok Stages that make kwok a heartbeat: initialise the
+// node, then renew its Lease and, rarely, its status, like a kubelet. They
+// are kwok v0.8.0's node-initialize and node-heartbeat-with-lease with the
+// conditions' lastTransitionTime written as a kubelet writes it (see the
+// files).
+//
+//go:embed stages/node-initialize.yaml stages/node-heartbeat-with-lease.yaml
+var stages embed.FS
+
+var stageFiles = []string{
+	"stages/node-initialize.yaml",
+	"stages/node-heartbeat-with-lease.yaml",
 }
 
-// WriteConfig joins the node stages into one kwok configuration file in dir.
-func WriteConfig(dir string) (string, error) {
-	root, err := testbin.Path(testbin.KwokStages)
+// DefaultStatusPeriod is how often kwok's upstream heartbeat Stage rewrites
+// a Ready node's status (600 s, jitter up to 610 s).
+const DefaultStatusPeriod = 10 * time.Minute
+
+// Config is the kwok configuration every node's kwok shares.
+type Config struct {
+	// StatusPeriod is how often kwok rewrites a Ready node's status
+	// (conditions with a new lastHeartbeatTime, addresses), jittered by up
+	// to a sixtieth more; 0 is DefaultStatusPeriod. The node Lease, not
+	// this, is what keeps a node Ready.
+	StatusPeriod time.Duration
+}
+
+// Stages returns the Stage documents of cfg, joined as one YAML stream.
+func Stages(cfg Config) (string, error) {
+	period := cfg.StatusPeriod
+	if period <= 0 {
+		period = DefaultStatusPeriod
+	}
+	vars := strings.NewReplacer(
+		"${HEARTBEAT_MS}", strconv.FormatInt(period.Milliseconds(), 10),
+		"${HEARTBEAT_JITTER_MS}", strconv.FormatInt((period+period/60).Milliseconds(), 10),
+	)
+	var docs []string
+	for _, name := range stageFiles {
+		data, err := stages.ReadFile(name)
+		if err != nil {
+			return "", fmt.Errorf("reading kwok stage %s: %w", name, err)
+		}
+		docs = append(docs, strings.TrimSpace(vars.Replace(string(data))))
+	}
+	return strings.Join(docs, "\n---\n") + "\n", nil
+}
+
+// WriteConfig writes the node stages as one kwok configuration file in dir.
+func WriteConfig(dir string, cfg Config) (string, error) {
+	text, err := Stages(cfg)
 	if err != nil {
 		return "", err
 	}
-	var docs []string
-	for _, rel := range upstreamStages {
-		data, err := os.ReadFile(filepath.Join(root, rel))
-		if err != nil {
-			return "", fmt.Errorf("reading kwok stage %s: %w", rel, err)
-		}
-		docs = append(docs, strings.TrimSpace(string(data)))
-	}
 	path := filepath.Join(dir, "kwok-stages.yaml")
-	if err := os.WriteFile(path, []byte(strings.Join(docs, "\n---\n")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return path, nil
