@@ -6,12 +6,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/irisha/irisha/internal/agent/lease"
 	"github.com/irisha/irisha/internal/logging"
+	"github.com/irisha/irisha/internal/restconfig"
 	"github.com/irisha/irisha/internal/version"
 )
 
@@ -81,7 +80,7 @@ The pod's name, namespace and UID come from the downward API
 			if err := cfg.Timing.Validate(); err != nil {
 				return err
 			}
-			rc, err := restConfig(kubeconfig)
+			rc, err := restconfig.Load(kubeconfig, "irisha-agent/"+version.Version)
 			if err != nil {
 				return err
 			}
@@ -116,20 +115,4 @@ The pod's name, namespace and UID come from the downward API
 	_ = cmd.MarkFlagRequired("lease-name")
 	_ = cmd.MarkFlagRequired("instance-name")
 	return cmd
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	var rc *rest.Config
-	var err error
-	if kubeconfig == "" {
-		if rc, err = rest.InClusterConfig(); err != nil {
-			return nil, fmt.Errorf("loading the in-cluster config (outside a pod, pass --kubeconfig): %w", err)
-		}
-	} else if rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
-		return nil, fmt.Errorf("loading %s: %w", kubeconfig, err)
-	}
-	// Told apart from the operator (the same binary) in the API server's
-	// audit log and metrics.
-	rc.UserAgent = "irisha-agent/" + version.Version
-	return rc, nil
 }

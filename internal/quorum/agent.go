@@ -1,7 +1,5 @@
 package quorum
 
-import "time"
-
 // Answer is one witness's verified answer to an agent's question (its
 // signature checked, bound to the question's nonce).
 type Answer struct {
@@ -26,16 +24,4 @@ func Majority(members []string, answers []Answer) bool {
 		}
 	}
 	return len(member) > 0 && 2*len(counted) > len(member)
-}
-
-// ExtendDeadline is the agent's fence deadline after a majority said
-// "cannot" to questions that, sent at asked, would have made the deadline
-// proposed had they been a renewal. The answers arrived at now. An extension
-// applies only before the current deadline: once that has passed IRIS is
-// being stopped, and the operator may already count on it.
-func ExtendDeadline(current, proposed, now time.Time) (time.Time, bool) {
-	if !now.Before(current) || !proposed.After(current) {
-		return current, false
-	}
-	return proposed, true
 }

@@ -16,7 +16,7 @@
 //   - The agent, when renewals fail, asks every witness it learned while the
 //     API server was up. On "cannot" from a strict majority of them (Majority)
 //     it may push its fence deadline forward, as a renewal sent when it asked
-//     would have (ExtendDeadline); never once the deadline has passed.
+//     would have; never once the deadline has passed (lease.Timing.MayExtend).
 //   - The operator may fail an instance over only when, besides the Lease
 //     rule it always had, a strict majority of witnesses wrote records that
 //     are provably fresh and the "cannot" answers they published are older

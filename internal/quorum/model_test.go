@@ -26,12 +26,14 @@ const never = time.Duration(math.MaxInt64)
 type rules struct {
 	answer   func(w *Witness, now time.Time) bool
 	majority func(members []string, answers []Answer) bool
-	extend   func(current, proposed, now time.Time) (time.Time, bool)
-	judge    func(t Timing, now time.Time, members []string, reads []Read, records []Record, leaseDuration, skew time.Duration) Judgement
+	// extend is the agent's rule for applying an extension (the one
+	// lease.Hold applies).
+	extend func(t lease.Timing, base, asked, now time.Time) bool
+	judge  func(t Timing, now time.Time, members []string, reads []Read, records []Record, leaseDuration, skew time.Duration) Judgement
 }
 
 func realRules() rules {
-	return rules{answer: (*Witness).Answer, majority: Majority, extend: ExtendDeadline, judge: Judge}
+	return rules{answer: (*Witness).Answer, majority: Majority, extend: lease.Timing.MayExtend, judge: Judge}
 }
 
 // interval is [from, to) in real time.
@@ -447,8 +449,9 @@ func (a *agentModel) answer(id int, ans Answer) {
 	}
 	a.answers = append(a.answers, ans)
 	if a.w.rules.majority(a.w.members(), a.answers) {
-		if d, ok := a.w.rules.extend(a.deadline, a.w.lt.FenceDeadline(a.askedAt), a.localNow()); ok {
-			a.setDeadline(d)
+		base := a.deadline.Add(a.w.lt.SafetyMargin - a.w.lt.Duration)
+		if a.w.rules.extend(a.w.lt, base, a.askedAt, a.localNow()) {
+			a.setDeadline(a.w.lt.FenceDeadline(a.askedAt))
 		}
 		a.roundOver(id, a.w.lt.RenewInterval)
 	} else if len(a.answers) == len(a.w.witnesses) {

@@ -7,12 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/irisha/irisha/internal/logging"
 	"github.com/irisha/irisha/internal/quorum"
+	"github.com/irisha/irisha/internal/restconfig"
 	"github.com/irisha/irisha/internal/version"
 )
 
@@ -66,7 +65,7 @@ downward API (NODE_NAME, HOST_IP, POD_NAME, POD_NAMESPACE).`,
 				cfg.AdvertiseAddress = net.JoinHostPort(ip, port)
 			}
 			cfg.Timing = quorum.DefaultTiming()
-			rc, err := restConfig(kubeconfig)
+			rc, err := restconfig.Load(kubeconfig, "irisha-witness/"+version.Version)
 			if err != nil {
 				return err
 			}
@@ -92,18 +91,4 @@ downward API (NODE_NAME, HOST_IP, POD_NAME, POD_NAMESPACE).`,
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: the pod's service account)")
 	logOpts = logging.AddFlags(f)
 	return cmd
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	var rc *rest.Config
-	var err error
-	if kubeconfig == "" {
-		if rc, err = rest.InClusterConfig(); err != nil {
-			return nil, fmt.Errorf("loading the in-cluster config (outside a pod, pass --kubeconfig): %w", err)
-		}
-	} else if rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
-		return nil, fmt.Errorf("loading %s: %w", kubeconfig, err)
-	}
-	rc.UserAgent = "irisha-witness/" + version.Version
-	return rc, nil
 }
