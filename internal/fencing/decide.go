@@ -2,7 +2,6 @@ package fencing
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,7 +51,8 @@ const (
 	// the attach/detach controller detaches it now instead of after 6
 	// minutes (k8s-failover-facts.md §1.4).
 	ReleaseVolume ActionKind = "ReleaseVolume"
-	// Uncordon a node irisha cordoned, once it is back (TidyNode).
+	// Uncordon a node irisha cordoned, once it is back (TidyNode, applied
+	// by the node pass, never by an instance's decision).
 	Uncordon ActionKind = "Uncordon"
 	// RemoveOutOfServiceTaint from a node irisha tainted, once it is back
 	// (TidyNode).
@@ -118,11 +118,6 @@ func Decide(o Observation) Decision {
 		if d.Reason == ReasonRecovered || d.Reason == ReasonFenced {
 			d.Reason = ReasonFailoverOff
 		}
-	} else if tidyPending(o) {
-		// The node Lease renewals that say the node is back wake nothing.
-		if r := o.Timing.TidyRecheck(); d.RecheckAfter <= 0 || r < d.RecheckAfter {
-			d.RecheckAfter = r
-		}
 	}
 	return d
 }
@@ -131,13 +126,12 @@ func decide(o Observation) Decision {
 	if f := o.Failover; f != nil && !f.Done {
 		return continueFailover(o, f.Target)
 	}
-	tidy := tidyActions(o)
 	if o.Lease == nil || o.Lease.Holder == "" {
-		return Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonNoHolder, Message: "no agent holds the fencing Lease", Actions: tidy}
+		return Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonNoHolder, Message: "no agent holds the fencing Lease"}
 	}
 	holder, found := findHolder(o.Pods, o.Lease.Holder)
 	if left := o.Lease.ExpiresAt(o.Timing).Sub(o.Now); left > 0 {
-		d := Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonLeaseValid, RecheckAfter: left, Actions: tidy,
+		d := Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonLeaseValid, RecheckAfter: left,
 			Message: fmt.Sprintf("%s holds the fencing Lease", o.Lease.Holder)}
 		if found && !nodeReady(o, holder.Node) {
 			d.Verdict, d.Reason = v1alpha1.FencingSuspect, ReasonNodeNotReady
@@ -146,7 +140,7 @@ func decide(o Observation) Decision {
 		return d
 	}
 	if !found {
-		return Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonHolderGone, Actions: tidy,
+		return Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonHolderGone,
 			Message: fmt.Sprintf("the fencing Lease of %s expired and that pod is gone; a replacement takes it over", o.Lease.Holder)}
 	}
 	node, nodeExists := o.Nodes[holder.Node]
@@ -256,41 +250,6 @@ func fenceActions(o Observation, t Target) []Action {
 		}
 	}
 	return acts
-}
-
-// tidyActions undo, on a node that is back, what an earlier failover did to
-// it (TidyNode), seen from this instance: its own failover finished, and
-// its own old pod gone.
-func tidyActions(o Observation) []Action {
-	f := o.Failover
-	if f == nil || !f.Done || o.History == nil {
-		return nil
-	}
-	node, ok := o.Nodes[f.Node]
-	if !ok {
-		return nil
-	}
-	v := NodeView{Now: o.Now, Timing: o.Timing, Node: node, NodeHistory: NodeHistory{
-		Failovers: append([]Failover{*f}, o.History.Failovers...),
-		Pods:      slices.Clone(o.History.Pods),
-	}}
-	for _, p := range o.Pods {
-		if p.Node == f.Node || p.UID == f.PodUID {
-			v.Pods = append(v.Pods, NodePod{Name: p.Name, UID: p.UID})
-		}
-	}
-	acts, _ := TidyNode(v)
-	return acts
-}
-
-// tidyPending: the finished failover's node still carries irisha's mark.
-func tidyPending(o Observation) bool {
-	f := o.Failover
-	if f == nil || !f.Done {
-		return false
-	}
-	n, ok := o.Nodes[f.Node]
-	return ok && (n.CordonedByIrisha || n.TaintedByIrisha)
 }
 
 func replacementReady(o Observation, t Target) bool {

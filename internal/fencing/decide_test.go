@@ -41,7 +41,6 @@ func recovered(now time.Time) Observation {
 	o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, LeaseSeen: t0.Add(3 * time.Second), MarkedSince: t0.Add(time.Second), Unschedulable: true, CordonedByIrisha: true}
 	o.Attachments = []Attachment{{Name: "csi-2", Node: "node-2", Attached: true}}
 	o.Failover = &Failover{Target: Target{Reason: ReasonLeaseExpired, Node: "node-1", Pod: "iris-a", PodUID: "uid-a"}, DetectedAt: t0, Done: true}
-	o.History = &NodeHistory{}
 	return o
 }
 
@@ -306,72 +305,12 @@ func TestDecide(t *testing.T) {
 			verdict: v1alpha1.FencingHealthy, reason: ReasonRecovered,
 		},
 		{
-			name: "the node irisha cordoned is back, although it never went NotReady: uncordon it",
+			// TidyNode's own tests cover when a node is given back.
+			name: "the node irisha cordoned is back: an instance's decision leaves it to the node pass",
 			obs: func() Observation {
-				o := recovered(t0.Add(5 * time.Second))
-				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, LeaseSeen: t0.Add(3 * time.Second), MarkedSince: t0.Add(time.Second), Unschedulable: true, CordonedByIrisha: true}
-				return o
+				return recovered(t0.Add(5 * time.Second))
 			},
 			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
-			actions: []ActionKind{Uncordon},
-		},
-		{
-			name: "a node whose kubelet has not renewed its node Lease since the failover stays cordoned",
-			obs: func() Observation {
-				o := recovered(t0.Add(5 * time.Second))
-				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, LeaseSeen: t0.Add(-time.Second), MarkedSince: t0.Add(-2 * time.Second), Unschedulable: true, CordonedByIrisha: true}
-				return o
-			},
-			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
-		},
-		{
-			name: "a node Lease seen only once since the operator started proves no renewal",
-			obs: func() Observation {
-				o := recovered(t0.Add(5 * time.Second))
-				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, MarkedSince: t0.Add(time.Second), Unschedulable: true, CordonedByIrisha: true}
-				return o
-			},
-			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
-		},
-		{
-			name: "another instance's failover of the node is unfinished: it stays cordoned",
-			obs: func() Observation {
-				o := recovered(t0.Add(5 * time.Second))
-				o.History.Failovers = []Failover{{Target: Target{Node: "node-1", Pod: "other-a", PodUID: "uid-other"}, DetectedAt: t0}}
-				o.History.Pods = []NodePod{{Name: "other-a", UID: "uid-other"}}
-				return o
-			},
-			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
-		},
-		{
-			name: "without the other instances' word the node is left to the node pass",
-			obs: func() Observation {
-				o := recovered(t0.Add(5 * time.Second))
-				o.History = nil
-				return o
-			},
-			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
-		},
-		{
-			name: "a node somebody else cordoned stays cordoned",
-			obs: func() Observation {
-				o := recovered(t0.Add(5 * time.Second))
-				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, LeaseSeen: t0.Add(3 * time.Second), Unschedulable: true}
-				return o
-			},
-			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
-		},
-		{
-			name: "the node irisha tainted is back: remove the taint",
-			obs: func() Observation {
-				o := recovered(t0.Add(5 * time.Second))
-				o.Mode = v1alpha1.FailoverNodeShutdown
-				o.Failover.Reason = ReasonNodeShutdown
-				o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, LeaseSeen: t0.Add(3 * time.Second), MarkedSince: t0.Add(time.Second), OutOfService: true, TaintedByIrisha: true}
-				return o
-			},
-			verdict: v1alpha1.FencingHealthy, reason: ReasonLeaseValid,
-			actions: []ActionKind{RemoveOutOfServiceTaint},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -413,31 +352,5 @@ func TestRecheckWhenTheLeaseRunsOut(t *testing.T) {
 	d := Decide(running(t0.Add(4 * time.Second)))
 	if want := leaseDuration + DefaultTiming().SkewMargin - 4*time.Second; d.RecheckAfter != want {
 		t.Errorf("recheck after %s, want %s", d.RecheckAfter, want)
-	}
-}
-
-// TestTidyIsRecheckedUntilDone: node Lease renewals wake no reconcile, so
-// a finished failover whose node still carries irisha's cordon is looked at
-// again until it is given back; a node given back is not.
-func TestTidyIsRecheckedUntilDone(t *testing.T) {
-	o := recovered(t0.Add(5 * time.Second))
-	o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, MarkedSince: t0.Add(time.Second), Unschedulable: true, CordonedByIrisha: true}
-	o.Lease.Since = t0.Add(5 * time.Second)
-	if d := Decide(o); d.RecheckAfter != DefaultTiming().KubeletSilence/4 {
-		t.Errorf("cordoned: recheck after %s, want %s", d.RecheckAfter, DefaultTiming().KubeletSilence/4)
-	}
-	o.Lease.Since = t0.Add(-4 * time.Second) // runs out in 3 s: sooner
-	if d := Decide(o); d.RecheckAfter != 3*time.Second {
-		t.Errorf("cordoned, Lease running out: recheck after %s, want 3s", d.RecheckAfter)
-	}
-	o.Lease.Since = t0.Add(5 * time.Second)
-	o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue}
-	if d := Decide(o); d.RecheckAfter != leaseDuration+DefaultTiming().SkewMargin {
-		t.Errorf("given back: recheck after %s, want only the Lease's expiry", d.RecheckAfter)
-	}
-	o.Mode = v1alpha1.FailoverOff
-	o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionTrue, Unschedulable: true, CordonedByIrisha: true}
-	if d := Decide(o); d.RecheckAfter != leaseDuration+DefaultTiming().SkewMargin {
-		t.Errorf("mode Off: recheck after %s, want only the Lease's expiry", d.RecheckAfter)
 	}
 }

@@ -29,13 +29,9 @@ type Observation struct {
 
 	// Failover is the failover recorded in the instance's status, if any:
 	// unfinished, it is continued rather than decided again (the operator
-	// may have restarted half-way); finished, its node may need tidying.
+	// may have restarted half-way). Giving its node back is the node
+	// pass's (TidyNode), which sees every instance's failovers of it.
 	Failover *Failover
-	// History is what every instance's records tell about the node of a
-	// finished Failover that still carries irisha's cordon or taint, for
-	// tidying it (TidyNode); nil otherwise, and then the node is left to
-	// the node pass.
-	History *NodeHistory
 }
 
 // Timing of the operator's side of the fencing protocol.

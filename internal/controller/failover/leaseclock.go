@@ -118,54 +118,42 @@ func (c *leaseClock) forget(key types.NamespacedName) {
 
 // predicate times every renewal of an instance's fencing Lease but lets
 // only creations, deletions and holder changes through, so renewals every
-// few seconds per instance do not flood the work queue. Node Leases are
-// timed too, and never wake anything: a node that is back is found by the
-// periodic look at the nodes irisha marked. Other Leases are ignored.
+// few seconds per instance do not flood the work queue. Other Leases never
+// wake anything.
 func (c *leaseClock) predicate() predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc: func(e event.CreateEvent) bool { return c.onLease(e.Object, false) },
-		UpdateFunc: func(e event.UpdateEvent) bool { return c.onLease(e.ObjectNew, true) },
-		DeleteFunc: func(e event.DeleteEvent) bool {
-			if isFencingLease(e.Object) || isNodeLease(e.Object) {
-				c.forget(types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
-			}
-			return isFencingLease(e.Object)
-		},
-		GenericFunc: func(e event.GenericEvent) bool { return isFencingLease(e.Object) },
-	}
+	return predicate.And(predicate.NewPredicateFuncs(isFencingLease), c.timer(true))
 }
 
-// nodeLeaseTimer times node Leases and lets nothing through.
+// nodeLeaseTimer times node Leases and lets nothing through: a node that is
+// back is found by the node pass's periodic look at the nodes irisha marked.
 func (c *leaseClock) nodeLeaseTimer() predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc: func(e event.CreateEvent) bool { c.onLease(e.Object, false); return false },
-		UpdateFunc: func(e event.UpdateEvent) bool { c.onLease(e.ObjectNew, false); return false },
-		DeleteFunc: func(e event.DeleteEvent) bool {
-			if isNodeLease(e.Object) {
-				c.forget(types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
-			}
-			return false
-		},
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
+	return predicate.And(predicate.NewPredicateFuncs(isNodeLease), c.timer(false))
 }
 
-// onLease times o if it is a fencing or a node Lease and tells whether it
-// is worth a reconcile: a fencing Lease's creation, or (update) a change of
-// its holder.
-func (c *leaseClock) onLease(o client.Object, update bool) bool {
-	l, ok := o.(*coordinationv1.Lease)
-	switch {
-	case !ok:
-		return false
-	case isNodeLease(l):
-		c.observe(l)
-		return false
-	case !isFencingLease(l):
-		return false
+// timer times the Leases it sees; wake says whether creations, deletions
+// and holder changes are let through.
+func (c *leaseClock) timer(wake bool) predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			if l, ok := e.Object.(*coordinationv1.Lease); ok {
+				c.observe(l)
+			}
+			return wake
+		},
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			l, ok := e.ObjectNew.(*coordinationv1.Lease)
+			if !ok {
+				return wake
+			}
+			_, changed := c.observe(l)
+			return wake && changed
+		},
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			c.forget(types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
+			return wake
+		},
+		GenericFunc: func(event.GenericEvent) bool { return wake },
 	}
-	_, changed := c.observe(l)
-	return !update || changed
 }
 
 func isFencingLease(o client.Object) bool {

@@ -96,29 +96,16 @@ func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (
 		}
 		w.nodes[name] = node
 		n := nodeOf(node, volume)
-		n.MarkedSince = r.leases.markedSince(node)
 		// The node Lease only sharpens the verdict (see fencing.Node): an
 		// operator whose cache does not cover kube-node-lease still fails
-		// over, on the Ready condition alone, but never finds the node back.
+		// over, on the Ready condition alone.
 		nodeLease := &coordinationv1.Lease{}
 		if err := r.Get(ctx, nodeLeaseKey(name), nodeLease); err == nil {
-			r.leases.observe(nodeLease)
 			n.LeaseRenew = renewTimeOf(nodeLease)
-			n.LeaseSeen = r.leases.renewedAt(nodeLeaseKey(name))
 		} else if !apierrors.IsNotFound(err) {
 			logf.FromContext(ctx).V(1).Info("Node Lease not readable; judging the kubelet by the Ready condition", "node", name, "error", err.Error())
 		}
 		o.Nodes[name] = n
-	}
-
-	// A finished failover whose node still carries irisha's mark: what the
-	// other instances tell about that node decides whether it is given back.
-	if f := o.Failover; f != nil && f.Done && !o.Nodes[f.Node].MarkedSince.IsZero() {
-		h, err := nodeHistory(ctx, r.Client, f.Node, indexFailoverNode, indexPodNode)
-		if err != nil {
-			return o, nil, err
-		}
-		o.History = &h
 	}
 	return o, w, nil
 }

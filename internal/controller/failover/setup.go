@@ -34,7 +34,6 @@ const concurrency = 30
 const (
 	indexAttachmentPV = "spec.source.persistentVolumeName"
 	indexPodNode      = "spec.nodeName"
-	indexFailoverNode = "status.lastFailover.node"
 )
 
 // SetupWithManager registers the controller, its indexes and its watches.
@@ -57,12 +56,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return nil
 		}},
 		{&corev1.Pod{}, indexPodNode, func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }},
-		{&v1alpha1.IrisInstance{}, indexFailoverNode, func(o client.Object) []string {
-			if f := o.(*v1alpha1.IrisInstance).Status.LastFailover; f != nil {
-				return []string{f.Node}
-			}
-			return nil
-		}},
 	} {
 		if err := idx.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
 			return fmt.Errorf("indexing %T by %s: %w", i.obj, i.field, err)
@@ -80,20 +73,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// onNode wakes the instances with a pod on the node, and those whose last
-// failover left the node cordoned or tainted.
+// onNode wakes the instances with a pod on the node (giving a node back is
+// the node pass's).
 func (r *Reconciler) onNode(ctx context.Context, o client.Object) []reconcile.Request {
 	var reqs []reconcile.Request
 	pods := &corev1.PodList{}
 	if err := r.List(ctx, pods, client.MatchingFields{indexPodNode: o.GetName()}, client.HasLabels{resources.LabelIrisInstance}); err == nil {
 		for i := range pods.Items {
 			reqs = append(reqs, mapping.ByInstanceLabel(ctx, &pods.Items[i])...)
-		}
-	}
-	insts := &v1alpha1.IrisInstanceList{}
-	if err := r.List(ctx, insts, client.MatchingFields{indexFailoverNode: o.GetName()}); err == nil {
-		for _, inst := range insts.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&inst)})
 		}
 	}
 	return reqs
