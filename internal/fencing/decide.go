@@ -25,7 +25,15 @@ const (
 	ReasonTargetCameBack    = "TargetCameBack"
 	ReasonOldAgentRenewing  = "OldAgentRenewing"
 	ReasonFailoverOff       = "FailoverOff"
+	// ReasonNoWitnessQuorum: the Lease ran out, but a majority of the node
+	// witnesses does not reach the API server (or answered "cannot" too
+	// recently): the agent may be keeping IRIS running through an outage.
+	ReasonNoWitnessQuorum = "NoWitnessQuorum"
 )
+
+// witnessRecheck is how often a failover held for the witnesses is looked
+// at again: their records change every half second.
+const witnessRecheck = time.Second
 
 // ActionKind names one step of fencing or of tidying up after it.
 type ActionKind string
@@ -140,8 +148,20 @@ func decide(o Observation) Decision {
 		return d
 	}
 	if !found {
-		return Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonHolderGone,
+		d := Decision{Verdict: v1alpha1.FencingHealthy, Reason: ReasonHolderGone,
 			Message: fmt.Sprintf("the fencing Lease of %s expired and that pod is gone; a replacement takes it over", o.Lease.Holder)}
+		if o.Witnesses == nil {
+			return d
+		}
+		// With witnesses, an agent whose pod is gone may still run IRIS on
+		// their word, so replacements never take an expired Lease by
+		// themselves: the operator frees it once the witnesses allow.
+		if !witnessesAllow(o) {
+			return Decision{Verdict: v1alpha1.FencingSuspect, Reason: ReasonNoWitnessQuorum, RecheckAfter: witnessRecheck,
+				Message: fmt.Sprintf("the fencing Lease of %s expired and that pod is gone, but the Lease is not freed: %s", o.Lease.Holder, o.Witnesses.Message)}
+		}
+		d.Actions = []Action{{Kind: ClearLease, Holder: o.Lease.Holder}}
+		return d
 	}
 	node, nodeExists := o.Nodes[holder.Node]
 	target := Target{Node: holder.Node, Pod: holder.Name, PodUID: holder.UID, LeaseRenewTime: o.Lease.RenewTime}
@@ -158,6 +178,11 @@ func decide(o Observation) Decision {
 		// container in place, and the agent takes its own Lease back.
 		return Decision{Verdict: v1alpha1.FencingSuspect, Reason: ReasonRestartingInPlace, RecheckAfter: o.Timing.KubeletSilence / 4,
 			Message: fmt.Sprintf("the fencing Lease of pod %s expired while its kubelet on %s restarts the IRIS container", holder.Name, holder.Node)}
+	case !witnessesAllow(o):
+		// As the node lifecycle controller stops evicting in a full
+		// disruption: the agent cannot be proved stopped.
+		return Decision{Verdict: v1alpha1.FencingSuspect, Reason: ReasonNoWitnessQuorum, RecheckAfter: witnessRecheck,
+			Message: fmt.Sprintf("the fencing Lease of pod %s expired, but the failover is held: %s", holder.Name, o.Witnesses.Message)}
 	default:
 		target.Reason = ReasonLeaseExpired
 	}
@@ -250,6 +275,12 @@ func fenceActions(o Observation, t Target) []Action {
 		}
 	}
 	return acts
+}
+
+// witnessesAllow: no witness quorum is in use, or it allows a failover now.
+// NodeShutdown mode does not ask: a node confirmed off runs no IRIS.
+func witnessesAllow(o Observation) bool {
+	return o.Witnesses == nil || o.Witnesses.Allows(o.Now)
 }
 
 func replacementReady(o Observation, t Target) bool {

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/quorum"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -86,6 +87,45 @@ func TestDecide(t *testing.T) {
 			obs:     func() Observation { return running(expired) },
 			verdict: v1alpha1.FencingConfirmedDead, reason: ReasonLeaseExpired, start: true,
 			actions: []ActionKind{Cordon, ReleaseVolume, ForceDeletePod, ClearLease, DeleteAttachment},
+		},
+		{
+			name: "Lease expired, but the witnesses hold failovers: a majority does not reach the API server",
+			obs: func() Observation {
+				o := running(expired)
+				o.Witnesses = &quorum.Judgement{Fresh: 1, Members: 3, Message: "only 1 of 3 witnesses reach the API server"}
+				return o
+			},
+			verdict: v1alpha1.FencingSuspect, reason: ReasonNoWitnessQuorum,
+		},
+		{
+			name: "Lease expired, the witnesses' last \"cannot\" not yet waited out: held",
+			obs: func() Observation {
+				o := running(expired)
+				o.Witnesses = &quorum.Judgement{Quorum: true, NotBefore: expired.Add(time.Second)}
+				return o
+			},
+			verdict: v1alpha1.FencingSuspect, reason: ReasonNoWitnessQuorum,
+		},
+		{
+			name: "Lease expired and the witnesses allow it: fail over",
+			obs: func() Observation {
+				o := running(expired)
+				o.Witnesses = &quorum.Judgement{Quorum: true, NotBefore: expired}
+				return o
+			},
+			verdict: v1alpha1.FencingConfirmedDead, reason: ReasonLeaseExpired, start: true,
+			actions: []ActionKind{Cordon, ReleaseVolume, ForceDeletePod, ClearLease, DeleteAttachment},
+		},
+		{
+			name: "Lease expired, its pod gone, witnesses in use and allowing: the operator frees the Lease",
+			obs: func() Observation {
+				o := running(expired)
+				o.Pods = nil
+				o.Witnesses = &quorum.Judgement{Quorum: true}
+				return o
+			},
+			verdict: v1alpha1.FencingHealthy, reason: ReasonHolderGone,
+			actions: []ActionKind{ClearLease},
 		},
 		{
 			name: "Lease expired while the live kubelet restarts the container",

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/quorum"
 )
 
 // Observation is everything the decision needs, gathered by the controller
@@ -32,6 +33,11 @@ type Observation struct {
 	// may have restarted half-way). Giving its node back is the node
 	// pass's (TidyNode), which sees every instance's failovers of it.
 	Failover *Failover
+
+	// Witnesses is what the node witnesses allow (quorum.Judge), nil when
+	// the cluster runs none: then no agent can have kept IRIS running past
+	// its Lease, and the Lease rule alone decides.
+	Witnesses *quorum.Judgement
 }
 
 // Timing of the operator's side of the fencing protocol.

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/quorum"
 )
 
 // randomObservation draws an instance in any state: any mode, a Lease of any
@@ -68,6 +69,9 @@ func randomObservation(r *rand.Rand) Observation {
 		}
 		o.Failover = &Failover{Target: t, DetectedAt: t0.Add(time.Duration(r.IntN(60)) * time.Second), Done: r.IntN(2) == 0}
 		o.Failover.Abandoned = o.Failover.Done && r.IntN(4) == 0
+	}
+	if r.IntN(2) == 0 {
+		o.Witnesses = &quorum.Judgement{Quorum: r.IntN(3) != 0, NotBefore: t0.Add(time.Duration(r.IntN(60_000)) * time.Millisecond)}
 	}
 	return o
 }
@@ -225,6 +229,18 @@ func TestProperties(t *testing.T) {
 				fail("declared a pod dead while the Lease is valid plus the skew margin")
 			}
 		}
+		// With witnesses, a Lease that ran out proves nothing until they
+		// allow it: the agent may be riding out an outage on their word.
+		if held := o.Witnesses != nil && !o.Witnesses.Allows(o.Now); held && !inProgress(o) && o.Mode == v1alpha1.FailoverLease {
+			for _, a := range d.Actions {
+				if a.fencing() {
+					fail("fenced (%s) while the witnesses hold failovers", a.Kind)
+				}
+			}
+			if d.Start {
+				fail("declared a pod dead while the witnesses hold failovers")
+			}
+		}
 		if d.Start && o.Mode == v1alpha1.FailoverNodeShutdown {
 			n, exists := o.Nodes[d.Target.Node]
 			if exists && (!n.ConfirmedOff || n.Ready == corev1.ConditionTrue) {
@@ -234,6 +250,17 @@ func TestProperties(t *testing.T) {
 		for _, a := range d.Actions {
 			if !a.fencing() {
 				fail("%s from an instance's decision: nodes are given back by the node pass alone", a.Kind)
+				continue
+			}
+			if d.Target == nil && a.Kind == ClearLease && d.Reason == ReasonHolderGone {
+				// An expired Lease whose pod is gone, freed for the
+				// replacement once the witnesses allow it.
+				if o.Witnesses == nil || !o.Witnesses.Allows(o.Now) || leaseValid(o) || a.Holder != o.Lease.Holder {
+					fail("freed the Lease of %s without the witnesses' leave or while it is valid", a.Holder)
+				}
+				if _, exists := findHolder(o.Pods, a.Holder); exists {
+					fail("freed the Lease of %s, whose pod exists", a.Holder)
+				}
 				continue
 			}
 			if d.Target == nil || a.Node != d.Target.Node {
