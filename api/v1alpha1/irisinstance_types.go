@@ -347,6 +347,11 @@ const (
 	ConditionReady       = "Ready"
 	ConditionProgressing = "Progressing"
 	ConditionDegraded    = "Degraded"
+	// ConditionFailoverHeld (the failover controller's) is True while a
+	// failover that is due waits for the node witnesses: a majority of them
+	// does not reach the API server, so the agent may be keeping IRIS
+	// running through a control-plane outage.
+	ConditionFailoverHeld = "FailoverHeld"
 )
 
 // IrisInstance is one InterSystems IRIS instance made highly available

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/irisha/irisha/internal/agent/backup"
@@ -40,6 +41,9 @@ type Config struct {
 	Namespace string
 	// LeaseName is the instance's fencing Lease.
 	LeaseName string
+	// WitnessesConfigMap is the operator's mirror of the node witnesses to
+	// ask when renewals fail; empty: none are asked.
+	WitnessesConfigMap string
 	// Identity is the pod, "<name>_<uid>".
 	Identity string
 	Timing   lease.Timing
@@ -77,8 +81,21 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	fence, err := lease.New(lease.Config{Namespace: cfg.Namespace, Name: cfg.LeaseName, Identity: cfg.Identity, Timing: cfg.Timing,
-		CloseConnections: closeLeaseConns}, leases, log)
+	leaseCfg := lease.Config{Namespace: cfg.Namespace, Name: cfg.LeaseName, Identity: cfg.Identity, Timing: cfg.Timing,
+		CloseConnections: closeLeaseConns}
+	if cfg.WitnessesConfigMap != "" {
+		cs, err := kubernetes.NewForConfig(cfg.REST)
+		if err != nil {
+			return 2, fmt.Errorf("creating the Kubernetes client: %w", err)
+		}
+		members := &witnessMembers{configMaps: cs.CoreV1().ConfigMaps(cfg.Namespace), name: cfg.WitnessesConfigMap, log: log}
+		// Read before the Lease is taken: whether witnesses are in use
+		// decides whether an expired Lease may be taken over.
+		members.load(ctx)
+		go members.run(ctx)
+		leaseCfg.Extender, leaseCfg.TakesOverExpired = members.asker(cfg.Identity, log.WithName("witnesses")), members.takesOverExpired
+	}
+	fence, err := lease.New(leaseCfg, leases, log)
 	if err != nil {
 		return 2, err
 	}

@@ -101,6 +101,7 @@ The pod's name, namespace and UID come from the downward API
 	f.StringVar(&podName, "pod-name", os.Getenv(EnvPodName), "name of this pod")
 	f.StringVar(&podUID, "pod-uid", os.Getenv(EnvPodUID), "UID of this pod")
 	f.StringVar(&cfg.LeaseName, "lease-name", "", "name of the instance's fencing Lease")
+	f.StringVar(&cfg.WitnessesConfigMap, "witnesses", "", "ConfigMap (the operator's mirror of the node witnesses) whose witnesses are asked when the API server does not answer; a strict majority answering that they cannot reach it either keeps IRIS running")
 	f.StringVar(&cfg.InstanceName, "instance-name", "", "name of the IrisInstance, whose IrisBackups the agent freezes and thaws IRIS for")
 	f.DurationVar(&duration, "lease-duration", 10*time.Second, "duration of the fencing Lease (spec.failover.leaseDurationSeconds)")
 	f.DurationVar(&renew, "renew-interval", 0, "how often the Lease is renewed (default lease-duration/5; must be under (lease-duration - safety-margin)/3, the timeout of one attempt)")

@@ -18,6 +18,7 @@ import (
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/controller/failover"
 	"github.com/irisha/irisha/internal/controller/instance"
+	"github.com/irisha/irisha/internal/controller/witnesses"
 	"github.com/irisha/irisha/internal/fencing"
 	"github.com/irisha/irisha/internal/logging"
 	"github.com/irisha/irisha/internal/version"
@@ -36,6 +37,9 @@ type Options struct {
 	// instances for seconds.
 	KubeAPIQPS   float32
 	KubeAPIBurst int
+	// WitnessNamespace is where the node witnesses keep their records;
+	// empty when the cluster runs none.
+	WitnessNamespace string
 }
 
 // NewScheme returns a scheme with the built-in types and irisha's.
@@ -50,8 +54,10 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// SetupControllers registers every irisha controller with mgr.
-func SetupControllers(mgr ctrl.Manager, agentImage string) error {
+// SetupControllers registers every irisha controller with mgr; with
+// witnessNamespace, the failover controller waits for the node witnesses
+// there.
+func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) error {
 	r := &instance.Reconciler{
 		AgentImage: agentImage,
 		Client:     mgr.GetClient(),
@@ -68,6 +74,13 @@ func SetupControllers(mgr ctrl.Manager, agentImage string) error {
 		Clock:    clock.RealClock{},
 		Timing:   fencing.DefaultTiming(),
 		Metrics:  failover.NewMetrics(metrics.Registry),
+	}
+	if witnessNamespace != "" {
+		o := witnesses.NewObserver(mgr, witnessNamespace, f.Timing.SkewMargin, ctrl.Log.WithName("witnesses"))
+		if err := (&witnesses.MirrorReconciler{Client: mgr.GetClient(), Observer: o}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the witnesses' mirror: %w", err)
+		}
+		f.Witnesses = o
 	}
 	if err := f.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the failover controller: %w", err)
@@ -111,7 +124,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := SetupControllers(mgr, opts.AgentImage); err != nil {
+	if err := SetupControllers(mgr, opts.AgentImage, opts.WitnessNamespace); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -150,6 +163,7 @@ Secret, a ServiceAccount, a Deployment and a Service.`,
 	f.Float32Var(&opts.KubeAPIQPS, "kube-api-qps", 100, "requests per second to the API server, sustained")
 	f.IntVar(&opts.KubeAPIBurst, "kube-api-burst", 200, "requests to the API server in a burst (a node loss fails over all its instances at once)")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
+	f.StringVar(&opts.WitnessNamespace, "witness-namespace", "", "namespace of the node witnesses' records (irisha-manager witness): with it, a failover waits until a majority of them reach the API server, and agents ride out control-plane outages on their word; empty: no witnesses")
 	logOpts = logging.AddFlags(f)
 	return cmd
 }

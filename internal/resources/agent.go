@@ -31,6 +31,11 @@ const (
 // FencingLeaseName is the name of the instance's fencing Lease.
 func FencingLeaseName(inst *v1alpha1.IrisInstance) string { return inst.Name + "-fencing" }
 
+// WitnessesConfigMapName is the ConfigMap the operator mirrors the node
+// witnesses into, for the instance's agent (which reads nothing outside its
+// namespace).
+func WitnessesConfigMapName(inst *v1alpha1.IrisInstance) string { return inst.Name + "-witnesses" }
+
 // AgentRoleName is the name of the Role (and RoleBinding) of the instance's agent.
 func AgentRoleName(inst *v1alpha1.IrisInstance) string { return inst.Name + "-agent" }
 
@@ -53,6 +58,7 @@ func agentCommand(in Inputs) []string {
 		AgentBinary, "agent", "run",
 		"--instance-name", inst.Name,
 		"--lease-name", FencingLeaseName(inst),
+		"--witnesses", WitnessesConfigMapName(inst),
 		"--lease-duration", lease.String(),
 		"--listen-address", ":" + strconv.Itoa(AgentPort),
 		"--superserver-address", "127.0.0.1:" + strconv.Itoa(SuperserverPort),
@@ -116,6 +122,10 @@ func AgentRole(in Inputs) *rbacv1.Role {
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"},
 				ResourceNames: []string{FencingLeaseName(inst)}, Verbs: []string{"get", "watch", "update"}},
+			// The witnesses to ask when the API server is out of reach,
+			// read while it is not.
+			{APIGroups: []string{""}, Resources: []string{"configmaps"},
+				ResourceNames: []string{WitnessesConfigMapName(inst)}, Verbs: []string{"get"}},
 			{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"irisbackups"},
 				Verbs: []string{"get", "list", "watch"}},
 			// The agent writes backup status only by merge patch (with

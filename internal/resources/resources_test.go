@@ -187,6 +187,9 @@ func TestAgentRBACIsMinimal(t *testing.T) {
 			}
 		}
 		for _, res := range r.Resources {
+			if res == "configmaps" && (strings.Join(r.ResourceNames, ",") != "iris-witnesses" || strings.Join(r.Verbs, ",") != "get") {
+				t.Errorf("the agent may %v ConfigMaps %v, want only to get its mirror of the witnesses", r.Verbs, r.ResourceNames)
+			}
 			if res == "irisbackups" && strings.Join(r.Verbs, ",") != "get,list,watch" {
 				t.Errorf("the agent may %v IrisBackups, want only to read them", r.Verbs)
 			}

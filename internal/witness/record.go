@@ -34,6 +34,10 @@ const (
 	AnnotationNode = "witness.irisha.dev/node"
 )
 
+// MembersKey holds the JSON list of Members in the ConfigMaps the operator
+// publishes them in (the membership, and each instance's mirror).
+const MembersKey = "members.json"
+
 // RecordName is the record of the witness on node.
 func RecordName(node string) string { return RecordPrefix + node }
 

@@ -1,4 +1,4 @@
-package witness
+package witness_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/irisha/irisha/internal/quorum"
 	"github.com/irisha/irisha/internal/testenv"
+	"github.com/irisha/irisha/internal/witness"
 )
 
 // TestRecordAndAnswersFollowTheAPIServer runs a witness against a real API
@@ -54,7 +55,7 @@ func TestRecordAndAnswersFollowTheAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	timing := quorum.DefaultTiming()
-	w, err := New(Config{Namespace: ns, Node: "node-1", Pod: "witness-x", ListenAddress: "127.0.0.1:0", AdvertiseAddress: "10.1.0.1:7946", Timing: timing},
+	w, err := witness.New(witness.Config{Namespace: ns, Node: "node-1", Pod: "witness-x", ListenAddress: "127.0.0.1:0", AdvertiseAddress: "10.1.0.1:7946", Timing: timing},
 		cs.CoordinationV1(), testr.New(t))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func TestRecordAndAnswersFollowTheAPIServer(t *testing.T) {
 	t.Cleanup(func() { stop(); <-done })
 
 	record := func() *coordinationv1.Lease {
-		l, err := direct.CoordinationV1().Leases(ns).Get(ctx, RecordName("node-1"), metav1.GetOptions{})
+		l, err := direct.CoordinationV1().Leases(ns).Get(ctx, witness.RecordName("node-1"), metav1.GetOptions{})
 		if err != nil {
 			return nil
 		}
@@ -74,9 +75,9 @@ func TestRecordAndAnswersFollowTheAPIServer(t *testing.T) {
 	var first *coordinationv1.Lease
 	waitFor(t, ctx, "a record that echoes a previous write", func() bool {
 		first = record()
-		return first != nil && first.Annotations[AnnotationEcho] != ""
+		return first != nil && first.Annotations[witness.AnnotationEcho] != ""
 	})
-	if _, err := MemberOf(first); err != nil {
+	if _, err := witness.MemberOf(first); err != nil {
 		t.Fatalf("the record does not describe a member: %v", err)
 	}
 	waitFor(t, ctx, "the next write, echoing this one", func() bool {
@@ -84,32 +85,32 @@ func TestRecordAndAnswersFollowTheAPIServer(t *testing.T) {
 		if next == nil || next.ResourceVersion == first.ResourceVersion {
 			return false
 		}
-		c, err := resourceversion.CompareResourceVersion(next.Annotations[AnnotationEcho], first.ResourceVersion)
+		c, err := resourceversion.CompareResourceVersion(next.Annotations[witness.AnnotationEcho], first.ResourceVersion)
 		return err == nil && c >= 0
 	})
-	if w.Answer(Question{Nonce: "a"}).Cannot {
+	if w.Answer(witness.Question{Nonce: "a"}).Cannot {
 		t.Fatal("answers \"cannot\" while it reaches the API server")
 	}
 
 	proxy.Cut()
 	cutAt := time.Now()
-	if w.Answer(Question{Nonce: "b"}).Cannot {
+	if w.Answer(witness.Question{Nonce: "b"}).Cannot {
 		t.Fatal("answers \"cannot\" at once after a cut, before its grace")
 	}
-	waitFor(t, ctx, "\"cannot\" after the grace", func() bool { return w.Answer(Question{Nonce: "c"}).Cannot })
+	waitFor(t, ctx, "\"cannot\" after the grace", func() bool { return w.Answer(witness.Question{Nonce: "c"}).Cannot })
 	if since := time.Since(cutAt); since < timing.Grace {
 		t.Fatalf("said \"cannot\" %v after the cut, before its grace %v", since, timing.Grace)
 	}
 	lastCannot := time.Now()
 
 	proxy.Heal()
-	waitFor(t, ctx, "\"can\" again once healed", func() bool { return !w.Answer(Question{Nonce: "d"}).Cannot })
+	waitFor(t, ctx, "\"can\" again once healed", func() bool { return !w.Answer(witness.Question{Nonce: "d"}).Cannot })
 	waitFor(t, ctx, "a record that publishes the last \"cannot\"", func() bool {
 		l := record()
 		if l == nil {
 			return false
 		}
-		ms, err := strconv.ParseInt(l.Annotations[AnnotationCannotAgo], 10, 64)
+		ms, err := strconv.ParseInt(l.Annotations[witness.AnnotationCannotAgo], 10, 64)
 		// Written after the heal, it says the last "cannot" came no
 		// earlier than the one this test saw.
 		return err == nil && l.Spec.RenewTime.After(lastCannot) && time.Duration(ms)*time.Millisecond <= time.Since(lastCannot)

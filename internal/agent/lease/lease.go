@@ -38,6 +38,11 @@ type Config struct {
 	// Extender, if set, is asked while renewals fail whether IRIS may keep
 	// running although the API server did not answer (the witness quorum).
 	Extender Extender
+	// TakesOverExpired, if set, says whether Acquire may take a Lease whose
+	// holder let it expire. Where agents ride out outages on witnesses, an
+	// expired Lease proves nothing: its holder may still run IRIS on their
+	// word, and only the operator, which asks them, frees it.
+	TakesOverExpired func() bool
 }
 
 // Lease is the agent's handle on the fencing Lease.
@@ -103,7 +108,7 @@ func (l *Lease) Acquire(ctx context.Context) error {
 			if slices.Contains(obs.Fenced, l.cfg.Identity) {
 				return fmt.Errorf("%w: the operator fenced this pod (Lease annotation %s); it must not start IRIS again", ErrFenced, v1alpha1.AnnotationFencedHolders)
 			}
-			if CanAcquire(obs, l.cfg.Identity, sent) {
+			if CanAcquire(obs, l.cfg.Identity, sent) && l.mayTakeOver(obs) {
 				taken, err := leases.Update(ctx, l.takeOver(cur, sent), metav1.UpdateOptions{})
 				if err == nil {
 					l.renewed(taken, sent)
@@ -122,6 +127,15 @@ func (l *Lease) Acquire(ctx context.Context) error {
 		case <-l.cfg.Clock.After(l.cfg.Timing.RenewInterval):
 		}
 	}
+}
+
+// mayTakeOver: a free Lease, or our own, may always be taken; another
+// holder's expired one only if TakesOverExpired allows.
+func (l *Lease) mayTakeOver(obs Observation) bool {
+	if obs.Holder == "" || obs.Holder == l.cfg.Identity || l.cfg.TakesOverExpired == nil {
+		return true
+	}
+	return l.cfg.TakesOverExpired()
 }
 
 // Release gives the Lease up after IRIS stopped cleanly, so a replacement

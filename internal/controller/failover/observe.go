@@ -49,6 +49,13 @@ func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (
 	default:
 		w.lease = lease
 		since, _ := r.leases.observe(lease)
+		if r.Witnesses != nil {
+			// A gap in the operator's own reads restarts the window: it
+			// cannot tell an unchanged Lease from one it could not see.
+			if resumed := r.Witnesses.ReadsSince(); resumed.After(since) {
+				since = resumed
+			}
+		}
 		o.Lease = &fencing.Lease{
 			Holder:    holderOf(lease),
 			Duration:  durationOf(lease, time.Duration(inst.Spec.Failover.LeaseDurationSeconds)*time.Second),
@@ -81,6 +88,10 @@ func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (
 		nodeNames[va.Spec.NodeName] = true
 	}
 
+	if r.Witnesses != nil {
+		j := r.Witnesses.Judge(o.Now, time.Duration(inst.Spec.Failover.LeaseDurationSeconds)*time.Second, r.Timing.SkewMargin)
+		o.Witnesses = &j
+	}
 	if f := inst.Status.LastFailover; f != nil {
 		o.Failover = failoverOf(f)
 		nodeNames[f.Node] = true

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/fencing"
+	"github.com/irisha/irisha/internal/quorum"
 )
 
 // progressRecheck is how soon an instance being fenced is looked at again
@@ -33,10 +35,24 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	Timing    fencing.Timing
 	Metrics   *Metrics
+	// Witnesses judges from the node witnesses' records; nil when the
+	// cluster runs none.
+	Witnesses WitnessJudge
 
 	leases    *leaseClock
 	releases  volumeReleases
 	deletions askedDeletions
+}
+
+// WitnessJudge is what the failover decision needs of the node witnesses
+// (witnesses.Observer).
+type WitnessJudge interface {
+	// Judge says whether they allow failing over an instance with this
+	// Lease duration at now.
+	Judge(now time.Time, leaseDuration, skew time.Duration) quorum.Judgement
+	// ReadsSince is when the operator's reads last resumed after a gap: a
+	// Lease window never starts before it.
+	ReadsSince() time.Time
 }
 
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch
@@ -85,10 +101,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	now := r.Clock.Now()
 	before := inst.Status.LastFailover.DeepCopy()
+	wasHeld := meta.IsStatusConditionTrue(inst.Status.Conditions, v1alpha1.ConditionFailoverHeld)
 	if err := r.updateStatus(ctx, inst, func(st *v1alpha1.IrisInstanceStatus) { progress(st, d, now) }); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.announce(inst, before, inst.Status.LastFailover, d)
+	if !wasHeld && meta.IsStatusConditionTrue(inst.Status.Conditions, v1alpha1.ConditionFailoverHeld) {
+		r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FailoverHeld", "Failover", "%s", d.Message)
+	}
 	switch {
 	case len(d.Actions) > 0 || d.Verdict == v1alpha1.FencingConfirmedDead || d.Verdict == v1alpha1.FencingFenced:
 		return ctrl.Result{RequeueAfter: progressRecheck}, nil
@@ -129,6 +149,15 @@ func startRecord(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.T
 // of what it recorded once that is written.
 func progress(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time) {
 	st.Fencing = d.Verdict
+	held := d.Reason == fencing.ReasonNoWitnessQuorum
+	if held || meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionFailoverHeld) != nil {
+		c := metav1.Condition{Type: v1alpha1.ConditionFailoverHeld, Status: metav1.ConditionFalse, Reason: "WitnessQuorum",
+			Message: "the node witnesses allow failovers", LastTransitionTime: metav1.NewTime(now)}
+		if held {
+			c.Status, c.Reason, c.Message = metav1.ConditionTrue, fencing.ReasonNoWitnessQuorum, d.Message
+		}
+		meta.SetStatusCondition(&st.Conditions, c)
+	}
 	rec := st.LastFailover
 	if rec == nil || rec.ReadyAt != nil || rec.Abandoned {
 		return

@@ -191,6 +191,11 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *v1alpha1.IrisInstanc
 		}
 		// The failover controller owns these; never write back an older copy.
 		status.Fencing, status.LastFailover, status.Failovers = latest.Status.Fencing, latest.Status.LastFailover, latest.Status.Failovers
+		if c := meta.FindStatusCondition(latest.Status.Conditions, v1alpha1.ConditionFailoverHeld); c != nil {
+			meta.SetStatusCondition(&status.Conditions, *c)
+		} else {
+			meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ConditionFailoverHeld)
+		}
 		if equality.Semantic.DeepEqual(latest.Status, status) {
 			return nil
 		}
