@@ -205,6 +205,13 @@ type booted struct {
 
 func boot(ctx context.Context, t *testing.T) *booted {
 	t.Helper()
+	return bootWith(ctx, t, false)
+}
+
+// bootWith boots the cluster, with the node witnesses running (their
+// DaemonSet) and the operator waiting for them when witnesses is set.
+func bootWith(ctx context.Context, t *testing.T, witnesses bool) *booted {
+	t.Helper()
 	c, err := sim.Start(ctx, sim.Options{
 		Nodes: 3, Timings: sim.FastTimings(), Log: testr.New(t),
 		KeepWorkDir: os.Getenv("IRISHA_SIM_KEEP") != "",
@@ -224,7 +231,14 @@ func boot(ctx context.Context, t *testing.T) *booted {
 			}
 		}
 	})
-	if b.operator, err = simirisha.StartOperator(ctx, c, bins, simirisha.OperatorOptions{}); err != nil {
+	var opts simirisha.OperatorOptions
+	if witnesses {
+		if err := simirisha.StartWitnesses(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		opts.Args = []string{"--witness-namespace=" + simirisha.WitnessNamespace}
+	}
+	if b.operator, err = simirisha.StartOperator(ctx, c, bins, opts); err != nil {
 		t.Fatal(err)
 	}
 	scheme, err := operator.NewScheme()

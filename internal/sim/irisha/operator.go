@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -16,8 +17,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/config"
+	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
 	"github.com/irisha/irisha/internal/sim/proc"
+	"github.com/irisha/irisha/internal/witness"
 )
 
 // pollInterval is how often readiness of the CRDs and the operator is
@@ -225,4 +228,43 @@ func established(u *unstructured.Unstructured) bool {
 		}
 	}
 	return false
+}
+
+// WitnessNamespace is where StartWitnesses runs the node witnesses.
+const WitnessNamespace = "irisha-system"
+
+// StartWitnesses deploys the node witnesses' DaemonSet (resources.Witnesses)
+// in WitnessNamespace, so the real DaemonSet controller puts one on every
+// node and the simulated kubelets run them (Runner), and waits until every
+// node's witness has written its record. Pass
+// "--witness-namespace="+WitnessNamespace to the operator.
+func StartWitnesses(ctx context.Context, c *sim.Cluster) error {
+	if err := c.CreateNamespace(ctx, WitnessNamespace); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	objs := resources.Witnesses(WitnessNamespace, "irisha:sim")
+	for _, o := range []client.Object{objs.ServiceAccount, objs.Role, objs.RoleBinding, objs.DaemonSet} {
+		if err := c.Client().Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+		}
+	}
+	ticker := time.NewTicker(pollInterval)
+	defer ticker.Stop()
+	for {
+		written := 0
+		for _, n := range c.Nodes() {
+			l := &coordinationv1.Lease{}
+			if err := c.Client().Get(ctx, client.ObjectKey{Namespace: WitnessNamespace, Name: witness.RecordName(n.Name)}, l); err == nil && l.Annotations[witness.AnnotationEcho] != "" {
+				written++
+			}
+		}
+		if written == len(c.Nodes()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for every node's witness to write its record (%d of %d did): %w", written, len(c.Nodes()), ctx.Err())
+		case <-ticker.C:
+		}
+	}
 }

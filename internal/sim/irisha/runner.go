@@ -44,6 +44,9 @@ type RunnerOptions struct {
 func Runner(bins Binaries, opts RunnerOptions) sim.ContainerRunner {
 	return func(ctx context.Context, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
 		spec := containerSpec(env.Pod, env.Container)
+		if spec != nil && len(spec.Command) > 1 && spec.Command[0] == resources.AgentImageBinary && spec.Command[1] == "witness" {
+			return witnessProcess(bins, env, spec)
+		}
 		if spec == nil || len(spec.Command) == 0 || spec.Command[0] != resources.AgentBinary {
 			if opts.Other != nil {
 				return opts.Other(ctx, env)
@@ -113,6 +116,28 @@ func agentProcess(bins Binaries, opts RunnerOptions, env sim.ContainerEnv, spec 
 	cmd := exec.Command(bins.Manager, append(append(agentArgs, "--"), irisArgs...)...)
 	cmd.Env = vars
 	return &sim.ContainerProcess{Cmd: cmd, Ports: ports}, nil
+}
+
+// witnessProcess runs a node witness (the irisha-witness DaemonSet's
+// container) as the real irisha-manager witness: on a free port of the
+// shared loopback, advertising the node's IP and that port, which the
+// node's peer gateway routes back to it.
+func witnessProcess(bins Binaries, env sim.ContainerEnv, spec *corev1.Container) (*sim.ContainerProcess, error) {
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string(nil), spec.Command[1:]...)
+	args, _ = setFlag(args, "--listen-address", listen)
+	args, _ = setFlag(args, "--advertise-address", net.JoinHostPort(env.NodeIP, port))
+	args, _ = setFlag(args, flagKubeconfig, env.Kubeconfig)
+	cmd := exec.Command(bins.Manager, args...)
+	cmd.Env = append(hostEnv(""), containerEnv(env, spec)...)
+	return &sim.ContainerProcess{Cmd: cmd}, nil
 }
 
 // hostEnv is the little of the host's environment a process needs: PATH

@@ -114,7 +114,8 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 		}
 		var err error
 		cp, err = k.cfg.Runner(ctx, ContainerEnv{
-			Node: k.cfg.NodeName, Pod: pod.DeepCopy(), Container: c.name, RestartCount: restarts,
+			NodeIP: k.cfg.NodeIP,
+			Node:   k.cfg.NodeName, Pod: pod.DeepCopy(), Container: c.name, RestartCount: restarts,
 			Kubeconfig: k.cfg.Kubeconfig, APIServer: k.cfg.APIServer, Volumes: vols,
 		})
 		if err != nil {

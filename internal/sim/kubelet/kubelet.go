@@ -32,7 +32,9 @@ const podWorkers = 16
 // ContainerEnv is what a ContainerRunner gets to start one container of a
 // pod on a simulated node.
 type ContainerEnv struct {
-	Node      string
+	Node string
+	// NodeIP is the node's InternalIP (a pod's status.hostIP).
+	NodeIP    string
 	Pod       *corev1.Pod
 	Container string
 	// RestartCount is 0 for the first start.

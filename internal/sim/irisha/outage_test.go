@@ -1,0 +1,216 @@
+package simirisha_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/sim"
+	simirisha "github.com/irisha/irisha/internal/sim/irisha"
+	"github.com/irisha/irisha/internal/sim/observe"
+)
+
+// TestControlPlaneOutageStopsNothing: with the node witnesses running, the
+// API server out of reach of every node and of the operator (cut, then
+// frozen), each for four Lease durations, stops no IRIS, fails nothing
+// over and cordons no node, during the outage or after it.
+func TestControlPlaneOutageStopsNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a simulated cluster and runs irisha")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	b := bootWith(ctx, t, true)
+	c, cl := b.cluster, b.client
+	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
+	pod := readyOnly(ctx, t, c)
+	dataDir, err := simirisha.DataDir(ctx, c, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMirror(ctx, t, cl, pod)
+
+	outage := 4 * time.Duration(inst.Spec.Failover.LeaseDurationSeconds) * time.Second
+	for _, o := range []struct {
+		name       string
+		start, end func() error
+	}{
+		{"cut", func() error { c.CutAPIServer(); return nil }, func() error { c.HealAPIServer(); return nil }},
+		{"frozen", c.FreezeAPIServer, c.ThawAPIServer},
+	} {
+		if err := o.start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(outage) // the outage itself: nothing to wait for
+		if err := o.end(); err != nil {
+			t.Fatal(err)
+		}
+		// Long enough for a failover, had one been decided: the Lease
+		// duration and the skew margin, and the recheck.
+		time.Sleep(time.Duration(inst.Spec.Failover.LeaseDurationSeconds)*time.Second + 4*time.Second)
+		if now := readyOnly(ctx, t, c); now.UID != pod.UID {
+			t.Fatalf("after the API server was %s: pod %s replaced by %s", o.name, pod.Name, now.Name)
+		}
+	}
+	entries, err := simirisha.CheckJournal(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.daemons = append(b.daemons, simirisha.Writers(entries)...)
+	if w := simirisha.Writers(entries); len(w) != 1 {
+		t.Errorf("journal writers %v: IRIS was restarted or replaced", w)
+	}
+	got := &v1alpha1.IrisInstance{}
+	if err := cl.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Failovers != 0 {
+		t.Errorf("%d failovers: %+v", got.Status.Failovers, got.Status.LastFailover)
+	}
+	nodes := &corev1.NodeList{}
+	if err := cl.List(ctx, nodes); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.Items {
+		if n.Spec.Unschedulable {
+			t.Errorf("node %s is cordoned", n.Name)
+		}
+	}
+	if v := w1.Violations(); len(v) > 0 {
+		t.Errorf("W1 violations: %+v", v)
+	}
+}
+
+// TestIsolatedNodeFencesWithWitnesses: the node running IRIS is cut from
+// the API server and from its peers: its agent hears no "cannot" and stops
+// IRIS, and the instance fails over, the witnesses allowing it at once.
+func TestIsolatedNodeFencesWithWitnesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a simulated cluster and runs irisha")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	b := bootWith(ctx, t, true)
+	c, cl := b.cluster, b.client
+	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
+	first := readyOnly(ctx, t, c)
+	dataDir, err := simirisha.DataDir(ctx, c, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMirror(ctx, t, cl, first)
+	c.Node(first.Spec.NodeName).Partition()
+	second := readyOnly(ctx, t, c, first.UID)
+	checkFailover(ctx, t, c, cl, inst, dataDir, first, second, &b.daemons)
+	if v := w1.Violations(); len(v) > 0 {
+		t.Errorf("W1 violations: %+v", v)
+	}
+}
+
+// TestSplitWithTheAPIServerOnTheMinoritySide: the node running IRIS and
+// one other lose the API server but still reach each other; the third
+// node and the operator keep it. The agent keeps IRIS running on its
+// majority's word, and the operator, one witness of three reaching the API
+// server, holds the failover and says so.
+func TestSplitWithTheAPIServerOnTheMinoritySide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a simulated cluster and runs irisha")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	b := bootWith(ctx, t, true)
+	c, cl := b.cluster, b.client
+	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
+	pod := readyOnly(ctx, t, c)
+	dataDir, err := simirisha.DataDir(ctx, c, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMirror(ctx, t, cl, pod)
+	cut := []string{pod.Spec.NodeName}
+	for _, n := range c.Nodes() {
+		if len(cut) < 2 && n.Name != pod.Spec.NodeName {
+			cut = append(cut, n.Name)
+		}
+	}
+	for _, n := range cut {
+		c.Node(n).PartitionFromAPIServer()
+	}
+	held := func(ctx context.Context) bool {
+		got := &v1alpha1.IrisInstance{}
+		return cl.Get(ctx, client.ObjectKeyFromObject(inst), got) == nil && conditionTrue(got, v1alpha1.ConditionFailoverHeld)
+	}
+	if err := poll(ctx, held); err != nil {
+		t.Fatalf("waiting for the failover to be held (condition %s): %v", v1alpha1.ConditionFailoverHeld, err)
+	}
+	time.Sleep(2 * time.Duration(inst.Spec.Failover.LeaseDurationSeconds) * time.Second)
+	for _, n := range cut {
+		c.Node(n).Heal()
+	}
+	time.Sleep(time.Duration(inst.Spec.Failover.LeaseDurationSeconds)*time.Second + 4*time.Second)
+	if now := readyOnly(ctx, t, c); now.UID != pod.UID {
+		t.Fatalf("pod %s replaced by %s", pod.Name, now.Name)
+	}
+	entries, err := simirisha.CheckJournal(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.daemons = append(b.daemons, simirisha.Writers(entries)...)
+	if w := simirisha.Writers(entries); len(w) != 1 {
+		t.Errorf("journal writers %v: IRIS was restarted or replaced", w)
+	}
+	if v := w1.Violations(); len(v) > 0 {
+		t.Errorf("W1 violations: %+v", v)
+	}
+}
+
+// readyOnly waits for the instance's single pod to be Ready, not one of
+// not, and returns it.
+func readyOnly(ctx context.Context, t *testing.T, c *sim.Cluster, not ...types.UID) corev1.Pod {
+	t.Helper()
+	pods, err := sim.WaitForPods(ctx, c.Clientset(), ns, resources.LabelIrisInstance+"="+instName, func(p []corev1.Pod) bool {
+		return len(p) == 1 && !slices.Contains(not, p[0].UID) && sim.PodReady(&p[0])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pods[0]
+}
+
+// waitMirror waits until the operator has mirrored the witnesses into the
+// instance's namespace, and until pod's agent has read them: at its start
+// if the mirror is older than the pod, else at its next read (every 10 s).
+func waitMirror(ctx context.Context, t *testing.T, cl client.Client, pod corev1.Pod) {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	err := poll(ctx, func(ctx context.Context) bool {
+		return cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: instName + "-witnesses"}, cm) == nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the witnesses' mirror: %v", err)
+	}
+	if !cm.CreationTimestamp.Before(&pod.CreationTimestamp) {
+		time.Sleep(11 * time.Second)
+	}
+}
+
+func poll(ctx context.Context, cond func(context.Context) bool) error {
+	return wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) { return cond(ctx), nil })
+}
+
+func conditionTrue(inst *v1alpha1.IrisInstance, typ string) bool {
+	for _, c := range inst.Status.Conditions {
+		if c.Type == typ {
+			return c.Status == "True"
+		}
+	}
+	return false
+}
