@@ -96,6 +96,35 @@ func TestNodeLossFailover(t *testing.T) {
 	if v := w1.Violations(); len(v) > 0 {
 		t.Errorf("W1 violations: %+v", v)
 	}
+
+	// Both nodes come back usable: the healed one at once, the killed one
+	// once it runs again, neither having to be seen NotReady first.
+	if err := c.Node(first.Spec.NodeName).BringBack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{first.Spec.NodeName, second.Spec.NodeName} {
+		waitUncordoned(ctx, t, cl, n)
+	}
+	entries, err = simirisha.CheckJournal(dataDir)
+	if err != nil {
+		t.Fatalf("after the nodes came back: %v", err)
+	}
+	if w := simirisha.Writers(entries); w[len(w)-1] != writerOf(t, entries, third) {
+		t.Errorf("journal writers %v after the nodes came back: the last is not the third pod's IRIS", w)
+	}
+}
+
+// waitUncordoned waits until irisha has given node back: schedulable, and
+// irisha's mark gone.
+func waitUncordoned(ctx context.Context, t *testing.T, cl client.Client, name string) {
+	t.Helper()
+	err := poll(ctx, func(ctx context.Context) bool {
+		n := &corev1.Node{}
+		return cl.Get(ctx, client.ObjectKey{Name: name}, n) == nil && !n.Spec.Unschedulable && n.Annotations[v1alpha1.AnnotationCordoned] == ""
+	})
+	if err != nil {
+		t.Fatalf("waiting for node %s to be given back: %v", name, err)
+	}
 }
 
 // deployWatched creates instance instName in namespace ns with a 5 s Lease

@@ -214,3 +214,87 @@ func conditionTrue(inst *v1alpha1.IrisInstance, typ string) bool {
 	}
 	return false
 }
+
+// TestRepeatedShortPartitionsStopNothing: the node running IRIS is cut off
+// (from the API server and its peers) for half its fence deadline, twenty
+// times: no cut stops IRIS, nothing fails over.
+func TestRepeatedShortPartitionsStopNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a simulated cluster and runs irisha")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	b := boot(ctx, t)
+	c, cl := b.cluster, b.client
+	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
+	pod := readyOnly(ctx, t, c)
+	dataDir, err := simirisha.DataDir(ctx, c, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := time.Duration(inst.Spec.Failover.LeaseDurationSeconds) * time.Second
+	half := (lease - lease/5) / 2 // the default safety margin is a fifth
+	node := c.Node(pod.Spec.NodeName)
+	for range 20 {
+		node.Partition()
+		time.Sleep(half) // the cut itself
+		node.Heal()
+		time.Sleep(lease / 2) // renewed, and a renewal cadence into the next
+	}
+	if now := readyOnly(ctx, t, c); now.UID != pod.UID {
+		t.Fatalf("pod %s replaced by %s", pod.Name, now.Name)
+	}
+	entries, err := simirisha.CheckJournal(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.daemons = append(b.daemons, simirisha.Writers(entries)...)
+	if w := simirisha.Writers(entries); len(w) != 1 {
+		t.Errorf("journal writers %v: a cut stopped IRIS", w)
+	}
+	got := &v1alpha1.IrisInstance{}
+	if err := cl.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Failovers != 0 {
+		t.Errorf("%d failovers", got.Status.Failovers)
+	}
+	if v := w1.Violations(); len(v) > 0 {
+		t.Errorf("W1 violations: %+v", v)
+	}
+}
+
+// TestInstanceDeletedMidFailoverGivesItsNodeBack: the node running IRIS is
+// killed, the instance is deleted once the failover has begun, and the node
+// comes back: it is uncordoned although no instance remembers the failover.
+func TestInstanceDeletedMidFailoverGivesItsNodeBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a simulated cluster and runs irisha")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	b := boot(ctx, t)
+	c, cl := b.cluster, b.client
+	inst, _ := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
+	pod := readyOnly(ctx, t, c)
+	node := c.Node(pod.Spec.NodeName)
+	if err := node.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err := poll(ctx, func(ctx context.Context) bool {
+		got := &v1alpha1.IrisInstance{}
+		n := &corev1.Node{}
+		return cl.Get(ctx, client.ObjectKeyFromObject(inst), got) == nil && got.Status.LastFailover != nil &&
+			cl.Get(ctx, client.ObjectKey{Name: node.Name}, n) == nil && n.Spec.Unschedulable
+	})
+	if err != nil {
+		t.Fatalf("waiting for the failover to cordon %s: %v", node.Name, err)
+	}
+	if err := cl.Delete(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.BringBack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUncordoned(ctx, t, cl, node.Name)
+}
