@@ -50,6 +50,10 @@ test-unit: ## Only the tests that need no control plane.
 
 ##@ Benchmarks (long; tables go to docs/benchmarks.md)
 
+.PHONY: bench-outage
+bench-outage: testbin ## Control-plane outage benchmark: API server cut 30 s and 120 s, 2 s latency 60 s; reference vs irisha with and without node witnesses (~45 min).
+	go run ./bench/outage -v
+
 .PHONY: bench-failover
 bench-failover: testbin ## Failover benchmark, reference vs irisha (Lease, NodeShutdown), simulated cluster, Kubernetes' default timings (~40 min).
 	go run ./bench/failover -v

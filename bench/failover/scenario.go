@@ -181,7 +181,14 @@ func runOne(ctx context.Context, o options, j job) (res runResult) {
 	runCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if irisha {
-		if _, err := simirisha.StartOperator(bootCtx, c, o.bins, simirisha.OperatorOptions{}); err != nil {
+		// As irisha is meant to run: with the node witnesses, which a
+		// failover waits for.
+		if err := simirisha.StartWitnesses(bootCtx, c); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+		opts := simirisha.OperatorOptions{Args: []string{"--witness-namespace=" + simirisha.WitnessNamespace}}
+		if _, err := simirisha.StartOperator(bootCtx, c, o.bins, opts); err != nil {
 			res.Error = err.Error()
 			return res
 		}

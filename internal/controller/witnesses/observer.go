@@ -139,13 +139,22 @@ func (o *Observer) read(ctx context.Context) {
 	if o.gap {
 		o.readsSince, o.gap = now, false
 	}
+	listed := make(map[string]bool, len(list.Items))
 	for i := range list.Items {
 		l := &list.Items[i]
+		listed[l.Name] = true
 		if prev, ok := o.records[l.Name]; ok && prev.rv == l.ResourceVersion {
 			continue
 		}
 		m, err := witness.MemberOf(l)
 		o.records[l.Name] = seen{rv: l.ResourceVersion, record: witness.ProtocolRecord(l, now), member: m, valid: err == nil}
+	}
+	// A deleted record is neither fresh nor live: its witness leaves the
+	// set (one step at a time, as any change).
+	for name := range o.records {
+		if !listed[name] {
+			delete(o.records, name)
+		}
 	}
 	o.mu.Unlock()
 	o.step(ctx, now)
