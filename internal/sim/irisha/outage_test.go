@@ -28,15 +28,8 @@ func TestControlPlaneOutageStopsNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	b := bootWith(ctx, t, true)
-	c, cl := b.cluster, b.client
-	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
-	pod := readyOnly(ctx, t, c)
-	dataDir, err := simirisha.DataDir(ctx, c, inst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitMirror(ctx, t, cl, pod)
+	r := deployRunning(ctx, t, true)
+	c, inst, pod := r.b.cluster, r.inst, r.pod
 
 	outage := 4 * time.Duration(inst.Spec.Failover.LeaseDurationSeconds) * time.Second
 	for _, o := range []struct {
@@ -60,33 +53,7 @@ func TestControlPlaneOutageStopsNothing(t *testing.T) {
 			t.Fatalf("after the API server was %s: pod %s replaced by %s", o.name, pod.Name, now.Name)
 		}
 	}
-	entries, err := simirisha.CheckJournal(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.daemons = append(b.daemons, simirisha.Writers(entries)...)
-	if w := simirisha.Writers(entries); len(w) != 1 {
-		t.Errorf("journal writers %v: IRIS was restarted or replaced", w)
-	}
-	got := &v1alpha1.IrisInstance{}
-	if err := cl.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
-		t.Fatal(err)
-	}
-	if got.Status.Failovers != 0 {
-		t.Errorf("%d failovers: %+v", got.Status.Failovers, got.Status.LastFailover)
-	}
-	nodes := &corev1.NodeList{}
-	if err := cl.List(ctx, nodes); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range nodes.Items {
-		if n.Spec.Unschedulable {
-			t.Errorf("node %s is cordoned", n.Name)
-		}
-	}
-	if v := w1.Violations(); len(v) > 0 {
-		t.Errorf("W1 violations: %+v", v)
-	}
+	r.checkUntouched(ctx, t)
 }
 
 // TestIsolatedNodeFencesWithWitnesses: the node running IRIS is cut from
@@ -98,19 +65,12 @@ func TestIsolatedNodeFencesWithWitnesses(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	b := bootWith(ctx, t, true)
-	c, cl := b.cluster, b.client
-	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
-	first := readyOnly(ctx, t, c)
-	dataDir, err := simirisha.DataDir(ctx, c, inst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitMirror(ctx, t, cl, first)
+	r := deployRunning(ctx, t, true)
+	c, inst, first := r.b.cluster, r.inst, r.pod
 	c.Node(first.Spec.NodeName).Partition()
 	second := readyOnly(ctx, t, c, first.UID)
-	checkFailover(ctx, t, c, cl, inst, dataDir, first, second, &b.daemons)
-	if v := w1.Violations(); len(v) > 0 {
+	checkFailover(ctx, t, c, r.b.client, inst, r.dataDir, first, second, &r.b.daemons)
+	if v := r.w1.Violations(); len(v) > 0 {
 		t.Errorf("W1 violations: %+v", v)
 	}
 }
@@ -126,15 +86,8 @@ func TestSplitWithTheAPIServerOnTheMinoritySide(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	b := bootWith(ctx, t, true)
-	c, cl := b.cluster, b.client
-	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
-	pod := readyOnly(ctx, t, c)
-	dataDir, err := simirisha.DataDir(ctx, c, inst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitMirror(ctx, t, cl, pod)
+	r := deployRunning(ctx, t, true)
+	c, inst, pod := r.b.cluster, r.inst, r.pod
 	cut := []string{pod.Spec.NodeName}
 	for _, n := range c.Nodes() {
 		if len(cut) < 2 && n.Name != pod.Spec.NodeName {
@@ -146,7 +99,7 @@ func TestSplitWithTheAPIServerOnTheMinoritySide(t *testing.T) {
 	}
 	held := func(ctx context.Context) bool {
 		got := &v1alpha1.IrisInstance{}
-		return cl.Get(ctx, client.ObjectKeyFromObject(inst), got) == nil && conditionTrue(got, v1alpha1.ConditionFailoverHeld)
+		return r.b.client.Get(ctx, client.ObjectKeyFromObject(inst), got) == nil && conditionTrue(got, v1alpha1.ConditionFailoverHeld)
 	}
 	if err := poll(ctx, held); err != nil {
 		t.Fatalf("waiting for the failover to be held (condition %s): %v", v1alpha1.ConditionFailoverHeld, err)
@@ -156,18 +109,67 @@ func TestSplitWithTheAPIServerOnTheMinoritySide(t *testing.T) {
 		c.Node(n).Heal()
 	}
 	time.Sleep(time.Duration(inst.Spec.Failover.LeaseDurationSeconds)*time.Second + 4*time.Second)
-	if now := readyOnly(ctx, t, c); now.UID != pod.UID {
-		t.Fatalf("pod %s replaced by %s", pod.Name, now.Name)
+	r.checkUntouched(ctx, t)
+}
+
+// running is an instance of a booted cluster, Ready, watched for W1.
+type running struct {
+	b       *booted
+	inst    *v1alpha1.IrisInstance
+	w1      *observe.W1
+	pod     corev1.Pod
+	dataDir string
+}
+
+// deployRunning boots a cluster (with the node witnesses if witnesses,
+// and then waits until the agent has read them) and runs an instance.
+func deployRunning(ctx context.Context, t *testing.T, witnesses bool) *running {
+	t.Helper()
+	r := &running{b: bootWith(ctx, t, witnesses)}
+	r.inst, r.w1 = deployWatched(ctx, t, r.b, v1alpha1.FailoverLease, observe.Running)
+	r.pod = readyOnly(ctx, t, r.b.cluster)
+	var err error
+	if r.dataDir, err = simirisha.DataDir(ctx, r.b.cluster, r.inst); err != nil {
+		t.Fatal(err)
 	}
-	entries, err := simirisha.CheckJournal(dataDir)
+	if witnesses {
+		waitMirror(ctx, t, r.b.client, r.pod)
+	}
+	return r
+}
+
+// checkUntouched: the same pod still runs the one IRIS that ever wrote,
+// nothing failed over, no node is cordoned, and W1 held.
+func (r *running) checkUntouched(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if now := readyOnly(ctx, t, r.b.cluster); now.UID != r.pod.UID {
+		t.Errorf("pod %s replaced by %s", r.pod.Name, now.Name)
+	}
+	entries, err := simirisha.CheckJournal(r.dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.daemons = append(b.daemons, simirisha.Writers(entries)...)
+	r.b.daemons = append(r.b.daemons, simirisha.Writers(entries)...)
 	if w := simirisha.Writers(entries); len(w) != 1 {
-		t.Errorf("journal writers %v: IRIS was restarted or replaced", w)
+		t.Errorf("journal writers %v: IRIS was stopped and started again", w)
 	}
-	if v := w1.Violations(); len(v) > 0 {
+	got := &v1alpha1.IrisInstance{}
+	if err := r.b.client.Get(ctx, client.ObjectKeyFromObject(r.inst), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Failovers != 0 {
+		t.Errorf("%d failovers: %+v", got.Status.Failovers, got.Status.LastFailover)
+	}
+	nodes := &corev1.NodeList{}
+	if err := r.b.client.List(ctx, nodes); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.Items {
+		if n.Spec.Unschedulable {
+			t.Errorf("node %s is cordoned", n.Name)
+		}
+	}
+	if v := r.w1.Violations(); len(v) > 0 {
 		t.Errorf("W1 violations: %+v", v)
 	}
 }
@@ -224,44 +226,18 @@ func TestRepeatedShortPartitionsStopNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	b := boot(ctx, t)
-	c, cl := b.cluster, b.client
-	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.Running)
-	pod := readyOnly(ctx, t, c)
-	dataDir, err := simirisha.DataDir(ctx, c, inst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := deployRunning(ctx, t, false)
+	inst, pod := r.inst, r.pod
 	lease := time.Duration(inst.Spec.Failover.LeaseDurationSeconds) * time.Second
 	half := (lease - lease/5) / 2 // the default safety margin is a fifth
-	node := c.Node(pod.Spec.NodeName)
+	node := r.b.cluster.Node(pod.Spec.NodeName)
 	for range 20 {
 		node.Partition()
 		time.Sleep(half) // the cut itself
 		node.Heal()
 		time.Sleep(lease / 2) // renewed, and a renewal cadence into the next
 	}
-	if now := readyOnly(ctx, t, c); now.UID != pod.UID {
-		t.Fatalf("pod %s replaced by %s", pod.Name, now.Name)
-	}
-	entries, err := simirisha.CheckJournal(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.daemons = append(b.daemons, simirisha.Writers(entries)...)
-	if w := simirisha.Writers(entries); len(w) != 1 {
-		t.Errorf("journal writers %v: a cut stopped IRIS", w)
-	}
-	got := &v1alpha1.IrisInstance{}
-	if err := cl.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
-		t.Fatal(err)
-	}
-	if got.Status.Failovers != 0 {
-		t.Errorf("%d failovers", got.Status.Failovers)
-	}
-	if v := w1.Violations(); len(v) > 0 {
-		t.Errorf("W1 violations: %+v", v)
-	}
+	r.checkUntouched(ctx, t)
 }
 
 // TestInstanceDeletedMidFailoverGivesItsNodeBack: the node running IRIS is
