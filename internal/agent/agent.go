@@ -22,6 +22,8 @@ import (
 	"github.com/irisha/irisha/internal/agent/lease"
 	"github.com/irisha/irisha/internal/agent/supervisor"
 	"github.com/irisha/irisha/internal/iris"
+	"github.com/irisha/irisha/internal/quorum"
+	"github.com/irisha/irisha/internal/witness"
 )
 
 // frozenPastDeadline: a fence noticed this long after its deadline means
@@ -87,6 +89,10 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 		cs, err := kubernetes.NewForConfig(cfg.REST)
 		if err != nil {
 			return 2, fmt.Errorf("creating the Kubernetes client: %w", err)
+		}
+		if !quorum.DefaultTiming().RidesOut(cfg.Timing.Duration-cfg.Timing.SafetyMargin, cfg.Timing.RenewInterval, witness.RoundPause, witness.AnswerTimeout/2) {
+			log.Info("This Lease timing leaves the witnesses too little time: IRIS is stopped in a control-plane outage (fencing stays safe); a longer Lease or a shorter renew interval rides it out",
+				"leaseDuration", cfg.Timing.Duration.String(), "renewInterval", cfg.Timing.RenewInterval.String())
 		}
 		members := &witnessMembers{configMaps: cs.CoreV1().ConfigMaps(cfg.Namespace), name: cfg.WitnessesConfigMap, log: log}
 		// Read before the Lease is taken: whether witnesses are in use

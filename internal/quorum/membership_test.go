@@ -58,3 +58,19 @@ func symmetricDifference(a, b []string) int {
 	}
 	return n
 }
+
+// TestEveryLeaseRidesOut: with the default witness timing, every Lease an
+// instance may have (5 s to 300 s, default renew interval and margin) hears
+// "cannot" before its deadline, with half a second for the answers.
+func TestEveryLeaseRidesOut(t *testing.T) {
+	for _, secs := range []int{5, 6, 10, 30, 300} {
+		d := time.Duration(secs) * time.Second
+		margin := max(d/5, time.Second)
+		if !DefaultTiming().RidesOut(d-margin, d/5, 250*time.Millisecond, 500*time.Millisecond) {
+			t.Errorf("a %v Lease does not ride out an outage", d)
+		}
+	}
+	if DefaultTiming().RidesOut(3*time.Second, time.Second, 250*time.Millisecond, 500*time.Millisecond) {
+		t.Error("a 3 s deadline with a 1 s renew interval rides out, but the witnesses say \"cannot\" only after 2 s")
+	}
+}

@@ -68,12 +68,13 @@ func (t Timing) Shrink(d time.Duration) time.Duration {
 }
 
 // RidesOut reports whether an agent whose fence deadline comes deadlineAfter
-// a renewal sent every renewInterval can hear "cannot" from the witnesses
-// before that deadline when the API server goes away for everyone: the
-// witnesses need Grace after their last success (at most a Period before the
-// outage) and the agent's question must get there and back within
-// answerTimeout. Liveness only: an instance that does not fit still fences
-// safely, it just does not survive an outage.
-func (t Timing) RidesOut(deadlineAfter, renewInterval, answerTimeout time.Duration) bool {
-	return renewInterval+t.Period+t.Stretch(t.Grace)+answerTimeout < deadlineAfter
+// a renewal sent every renewInterval hears "cannot" from the witnesses
+// before that deadline when the API server goes away for everyone: its last
+// renewal went out at most a renew interval before the outage, the
+// witnesses say "cannot" at most Grace after it (their last success came
+// no later), and the agent asks again askPause after a round without a
+// majority, the answers taking roundTrip. Liveness only: an instance that
+// does not fit still fences safely, it just does not survive an outage.
+func (t Timing) RidesOut(deadlineAfter, renewInterval, askPause, roundTrip time.Duration) bool {
+	return renewInterval+t.Stretch(t.Grace)+askPause+roundTrip < deadlineAfter
 }

@@ -75,6 +75,9 @@ func (o *Observer) NeedLeaderElection() bool { return true }
 
 // Start reads every Period until ctx ends.
 func (o *Observer) Start(ctx context.Context) error {
+	if err := o.Timing.Validate(); err != nil {
+		return err
+	}
 	o.records = map[string]seen{}
 	now := o.Clock.Now()
 	// A new operator does not know when its predecessor last changed the
