@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 			log.Info("This Lease timing leaves the witnesses too little time: IRIS is stopped in a control-plane outage (fencing stays safe); a longer Lease or a shorter renew interval rides it out",
 				"leaseDuration", cfg.Timing.Duration.String(), "renewInterval", cfg.Timing.RenewInterval.String())
 		}
-		members := &witnessMembers{configMaps: cs.CoreV1().ConfigMaps(cfg.Namespace), name: cfg.WitnessesConfigMap, log: log}
+		members := newWitnessMembers(cs.CoreV1().ConfigMaps(cfg.Namespace), cfg.WitnessesConfigMap, log)
 		// Read before the Lease is taken: whether witnesses are in use
 		// decides whether an expired Lease may be taken over.
 		members.load(ctx)

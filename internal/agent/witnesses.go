@@ -30,9 +30,16 @@ type witnessMembers struct {
 
 	mu      sync.Mutex
 	members []witness.Member
-	// inUse: the mirror exists, so this namespace's agents may ride out
-	// outages on the witnesses' word.
+	// inUse: the mirror exists (or could not be read yet), so this
+	// namespace's agents may ride out outages on the witnesses' word.
 	inUse bool
+}
+
+func newWitnessMembers(configMaps corev1client.ConfigMapInterface, name string, log logr.Logger) *witnessMembers {
+	// Until a read says there is no mirror, witnesses may be in use: an
+	// agent that took an expired Lease over because one read failed could
+	// start a second IRIS beside one kept running on the witnesses' word.
+	return &witnessMembers{configMaps: configMaps, name: name, log: log, inUse: true}
 }
 
 // load reads the mirror once; errors keep what was read before.
