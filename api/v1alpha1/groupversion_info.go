@@ -28,6 +28,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&IrisInstance{}, &IrisInstanceList{},
 		&IrisBackup{}, &IrisBackupList{},
+		&IrisScheduledBackup{}, &IrisScheduledBackupList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -63,6 +63,30 @@ type IrisInstanceSpec struct {
 	// Failover configures how the instance moves off a failed node.
 	// +optional
 	Failover FailoverSpec `json:"failover,omitempty"`
+
+	// RestoreFrom creates the instance's volume from a backup: a clone of
+	// the instance that was backed up, as it was at the freeze. It applies
+	// only when the volume is created, so it is immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="restoreFrom is immutable"
+	// +optional
+	RestoreFrom *RestoreSource `json:"restoreFrom,omitempty"`
+}
+
+// RestoreSource names the backup a new instance's volume is created from.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.backupName) != has(self.volumeSnapshotName)",message="set exactly one of restoreFrom.backupName and restoreFrom.volumeSnapshotName"
+type RestoreSource struct {
+	// BackupName is a Completed IrisBackup in the instance's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	BackupName string `json:"backupName,omitempty"`
+
+	// VolumeSnapshotName is a VolumeSnapshot in the instance's namespace,
+	// for snapshots kept after their IrisBackup was deleted or taken by
+	// other tools.
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	VolumeSnapshotName string `json:"volumeSnapshotName,omitempty"`
 }
 
 // StorageSpec describes the volume that holds durable %SYS.
@@ -107,6 +131,33 @@ type StorageSpec struct {
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy PVCDeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// AutoGrow grows the volume before it fills: the agent reports its
+	// usage and the operator raises the claim's request.
+	// +optional
+	AutoGrow *AutoGrowSpec `json:"autoGrow,omitempty"`
+}
+
+// AutoGrowSpec says when and by how much the volume grows on its own.
+type AutoGrowSpec struct {
+	// ThresholdPercent of the volume in use at which it grows.
+	// +kubebuilder:validation:Minimum=50
+	// +kubebuilder:validation:Maximum=99
+	// +kubebuilder:default=80
+	// +optional
+	ThresholdPercent int32 `json:"thresholdPercent,omitempty"`
+
+	// IncreasePercent is how much each growth adds, in percent of the
+	// current size.
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=20
+	// +optional
+	IncreasePercent int32 `json:"increasePercent,omitempty"`
+
+	// Limit is the largest size the volume grows to.
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="storage.autoGrow.limit must be greater than zero"
+	Limit resource.Quantity `json:"limit"`
 }
 
 // PVCDeletionPolicy says whether the PVC outlives its IrisInstance.
@@ -278,6 +329,70 @@ type IrisInstanceStatus struct {
 	// Failovers counts the failovers the operator performed.
 	// +optional
 	Failovers int32 `json:"failovers,omitempty"`
+
+	// Volume is what the operator knows of the volume's use and growth.
+	// +optional
+	Volume *VolumeStatus `json:"volume,omitempty"`
+}
+
+// VolumeStatus is the data volume's usage and any growth in progress.
+type VolumeStatus struct {
+	// UsedBytes and CapacityBytes as the agent last measured them on the
+	// mounted filesystem.
+	// +optional
+	UsedBytes int64 `json:"usedBytes,omitempty"`
+	// +optional
+	CapacityBytes int64 `json:"capacityBytes,omitempty"`
+	// MeasuredAt is when the agent measured them.
+	// +optional
+	MeasuredAt *metav1.Time `json:"measuredAt,omitempty"`
+
+	// Resize is the growth in progress, if any.
+	// +optional
+	Resize *ResizeRecord `json:"resize,omitempty"`
+}
+
+// ResizeMode is how a volume grows.
+// +kubebuilder:validation:Enum=Online;Offline
+type ResizeMode string
+
+// Resize modes.
+const (
+	// ResizeOnline grows the volume while IRIS runs (Longhorn >= 1.4, most
+	// CSI drivers).
+	ResizeOnline ResizeMode = "Online"
+	// ResizeOffline stops IRIS, waits for the volume to detach, grows it and
+	// starts IRIS again: a planned outage, for drivers that need it.
+	ResizeOffline ResizeMode = "Offline"
+)
+
+// ResizeStep is where an offline resize is.
+// +kubebuilder:validation:Enum=Expanding;Stopping;Detaching;Resizing;Starting
+type ResizeStep string
+
+// Resize steps. Online: Expanding. Offline: Stopping -> Detaching ->
+// Resizing -> Starting.
+const (
+	ResizeExpanding ResizeStep = "Expanding"
+	ResizeStopping  ResizeStep = "Stopping"
+	ResizeDetaching ResizeStep = "Detaching"
+	ResizeResizing  ResizeStep = "Resizing"
+	ResizeStarting  ResizeStep = "Starting"
+)
+
+// ResizeRecord is one growth of the volume, resumable from here by a
+// restarted operator.
+type ResizeRecord struct {
+	Mode ResizeMode `json:"mode"`
+	Step ResizeStep `json:"step"`
+	// From and To are the claim's requests before and after.
+	From resource.Quantity `json:"from"`
+	To   resource.Quantity `json:"to"`
+	// Automatic: autoGrow asked for it.
+	// +optional
+	Automatic bool `json:"automatic,omitempty"`
+	// StartedAt is when the growth began; for Offline, IRIS stops then.
+	StartedAt metav1.Time `json:"startedAt"`
 }
 
 // FencingVerdict is what the failover controller concluded about the pod
@@ -352,6 +467,15 @@ const (
 	// does not reach the API server, so the agent may be keeping IRIS
 	// running through a control-plane outage.
 	ConditionFailoverHeld = "FailoverHeld"
+	// ConditionResizing is True while the volume grows, until the claim
+	// reports the new capacity.
+	ConditionResizing = "Resizing"
+	// ConditionRestored says whether the volume was created from
+	// spec.restoreFrom, or why it could not be.
+	ConditionRestored = "Restored"
+	// ConditionVolumeGrowth is False when the volume cannot grow as asked:
+	// a class without allowVolumeExpansion, or autoGrow at its limit.
+	ConditionVolumeGrowth = "VolumeGrowth"
 )
 
 // IrisInstance is one InterSystems IRIS instance made highly available

@@ -21,3 +21,31 @@ const (
 	// the Lease again, even if their pod's container restarts.
 	AnnotationFencedHolders = "irisha.dev/fenced-holders"
 )
+
+// Labels and annotations on the backups and VolumeSnapshots irisha creates:
+// enough to find them and to restore a snapshot on its own.
+const (
+	// LabelInstance names the IrisInstance a backup or snapshot is of.
+	LabelInstance = "irisha.dev/instance"
+	// LabelBackup names the IrisBackup that created a VolumeSnapshot.
+	LabelBackup = "irisha.dev/backup"
+	// LabelScheduledBackup names the IrisScheduledBackup that created a backup.
+	LabelScheduledBackup = "irisha.dev/scheduled-backup"
+	// AnnotationScheduledBackupUID is the UID of the schedule that created a
+	// backup: retention deletes a backup only when it matches, so a
+	// hand-made backup carrying the label is never deleted.
+	AnnotationScheduledBackupUID = "irisha.dev/scheduled-backup-uid"
+	// AnnotationScheduledTime is the schedule time a backup was created for.
+	AnnotationScheduledTime = "irisha.dev/scheduled-time"
+	// AnnotationIrisImage is the IRIS image the snapshotted instance ran.
+	AnnotationIrisImage = "irisha.dev/iris-image"
+	// AnnotationStorageSize is the instance's requested volume size.
+	AnnotationStorageSize = "irisha.dev/storage-size"
+	// AnnotationDataSubdirectory is where ISC_DATA_DIRECTORY sits in the volume.
+	AnnotationDataSubdirectory = "irisha.dev/data-subdirectory"
+	// AnnotationCPFHash is the hash of the CPF merge text the instance ran with.
+	AnnotationCPFHash = "irisha.dev/cpf-hash"
+	// AnnotationConsistency is "frozen" for a snapshot cut while IRIS was
+	// frozen and "crash" for one cut without a freeze.
+	AnnotationConsistency = "irisha.dev/consistency"
+)

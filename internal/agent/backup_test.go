@@ -125,7 +125,7 @@ func readyAgent(t *testing.T, inst instance, flags ...string) *agentProc {
 }
 
 // TestBackupFreezeAndThawOnRequest: Freezing -> Frozen (IRIS suspended,
-// deadline recorded), Thawing -> Completed (IRIS resumed), and a backup of
+// deadline recorded), Thawing -> Finalizing (IRIS resumed), and a backup of
 // another instance in the namespace is none of the agent's business.
 func TestBackupFreezeAndThawOnRequest(t *testing.T) {
 	inst := newInstance(t)
@@ -150,9 +150,9 @@ func TestBackupFreezeAndThawOnRequest(t *testing.T) {
 
 	setPhase(t, b, v1alpha1.BackupSnapshotting)
 	setPhase(t, b, v1alpha1.BackupThawing)
-	done := waitPhase(t, a, b, v1alpha1.BackupCompleted, 10*time.Second).Status
+	done := waitPhase(t, a, b, v1alpha1.BackupFinalizing, 10*time.Second).Status
 	if done.ThawedBy != v1alpha1.ThawRequested || done.ThawedAt == nil {
-		t.Errorf("Completed status = %+v, want thawed by Request", done)
+		t.Errorf("Finalizing status = %+v, want thawed by Request", done)
 	}
 	if inst.suspended(t) {
 		t.Errorf("IRIS still reports its write daemon suspended after the thaw")
@@ -269,10 +269,10 @@ func TestBackupOneFreezeAtATime(t *testing.T) {
 		t.Fatalf("second backup %s = %+v while %s is frozen, want it to wait in Freezing", second.Name, s, first.Name)
 	}
 	setPhase(t, first, v1alpha1.BackupThawing)
-	waitPhase(t, a, first, v1alpha1.BackupCompleted, 10*time.Second)
+	waitPhase(t, a, first, v1alpha1.BackupFinalizing, 10*time.Second)
 	waitPhase(t, a, second, v1alpha1.BackupFrozen, 10*time.Second)
 	setPhase(t, second, v1alpha1.BackupThawing)
-	waitPhase(t, a, second, v1alpha1.BackupCompleted, 10*time.Second)
+	waitPhase(t, a, second, v1alpha1.BackupFinalizing, 10*time.Second)
 	if inst.suspended(t) {
 		t.Errorf("IRIS still suspended after both backups")
 	}
@@ -354,7 +354,7 @@ func TestBackupWithTheAgentsRole(t *testing.T) {
 	b := newBackup(t, inst, "bk", instanceName, 10)
 	waitPhase(t, a, b, v1alpha1.BackupFrozen, 10*time.Second)
 	setPhase(t, b, v1alpha1.BackupThawing)
-	waitPhase(t, a, b, v1alpha1.BackupCompleted, 10*time.Second)
+	waitPhase(t, a, b, v1alpha1.BackupFinalizing, 10*time.Second)
 	if strings.Contains(a.output(), "forbidden") {
 		t.Errorf("the agent was refused something:\n%s", a.output())
 	}

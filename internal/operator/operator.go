@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -16,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/controller/backup"
 	"github.com/irisha/irisha/internal/controller/failover"
 	"github.com/irisha/irisha/internal/controller/instance"
 	"github.com/irisha/irisha/internal/controller/witnesses"
@@ -50,6 +52,9 @@ func NewScheme() (*runtime.Scheme, error) {
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {
 		return nil, fmt.Errorf("registering irisha types: %w", err)
+	}
+	if err := snapshotv1.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("registering VolumeSnapshot types: %w", err)
 	}
 	return s, nil
 }
@@ -93,6 +98,29 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 	}
 	if err := n.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the failover controller's node pass: %w", err)
+	}
+	return setupBackups(mgr)
+}
+
+func setupBackups(mgr ctrl.Manager) error {
+	served, err := backup.SnapshotAPIServed(mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	if !served {
+		ctrl.Log.Info("This cluster serves no VolumeSnapshot API: IrisBackups will fail until the external-snapshotter CRDs are installed and the operator restarted")
+	}
+	m := backup.NewMetrics(metrics.Registry)
+	b := &backup.Reconciler{
+		Client:        mgr.GetClient(),
+		Scheme:        mgr.GetScheme(),
+		Recorder:      mgr.GetEventRecorder("irisha-backup"),
+		Clock:         clock.RealClock{},
+		Metrics:       m,
+		NoSnapshotAPI: !served,
+	}
+	if err := b.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the IrisBackup controller: %w", err)
 	}
 	return nil
 }

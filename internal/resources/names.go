@@ -1,6 +1,8 @@
 package resources
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/irisha/irisha/api/v1alpha1"
 )
 
@@ -11,7 +13,7 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelComponent = "app.kubernetes.io/component"
 	// LabelIrisInstance selects an instance's objects; it is the pod selector.
-	LabelIrisInstance = "irisha.dev/instance"
+	LabelIrisInstance = v1alpha1.LabelInstance
 
 	ManagedBy = "irisha"
 )
@@ -49,4 +51,14 @@ func Labels(inst *v1alpha1.IrisInstance) map[string]string {
 		LabelComponent:    "database",
 		LabelIrisInstance: inst.Name,
 	}
+}
+
+// PodReady says whether a pod's Ready condition is True.
+func PodReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

@@ -69,6 +69,11 @@ func (a action) String() string {
 // and the time now (the local deadline carries a monotonic reading, so the
 // comparison does not depend on wall-clock jumps).
 func decide(b *v1alpha1.IrisBackup, l local, now time.Time) action {
+	if !b.Spec.IsOnline() && l.own == notMine {
+		// A crash-consistent backup never freezes: the operator alone
+		// drives it.
+		return actNone
+	}
 	switch b.Status.Phase {
 	case v1alpha1.BackupFreezing:
 		return decideFreezing(l, now)
@@ -85,7 +90,8 @@ func decide(b *v1alpha1.IrisBackup, l local, now time.Time) action {
 		// holds: IRIS restarted in between, so it may not be consistent.
 		return actThawRestart
 	}
-	// Pending, Completed, Failed, or no phase yet: not the agent's to move.
+	// Pending, Finalizing, Completed, Failed, or no phase yet: not the
+	// agent's to move.
 	switch l.own {
 	case frozenByMe:
 		// Never stay frozen for a backup nobody drives any more (the

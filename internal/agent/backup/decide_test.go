@@ -55,6 +55,9 @@ func TestDecide(t *testing.T) {
 		{v1alpha1.BackupThawing, local{}, actThawRestart},
 		{v1alpha1.BackupThawing, busy, actThawRestart},
 
+		{v1alpha1.BackupFinalizing, local{}, actNone},
+		{v1alpha1.BackupFinalizing, mine(before), actThawQuietly},
+		{v1alpha1.BackupFinalizing, thawed, actForget},
 		{v1alpha1.BackupCompleted, local{}, actNone},
 		{v1alpha1.BackupCompleted, busy, actNone},
 		{v1alpha1.BackupCompleted, mine(before), actThawQuietly},
@@ -91,16 +94,38 @@ func TestThawedStatus(t *testing.T) {
 	base := v1alpha1.IrisBackupStatus{Phase: v1alpha1.BackupThawing, Pod: "p"}
 
 	f.thawedBy = v1alpha1.ThawRequested
-	if s := thawedStatus(base, f); s.Phase != v1alpha1.BackupCompleted || s.ThawedBy != v1alpha1.ThawRequested || !s.ThawedAt.Time.Equal(f.thawedAt) {
+	if s := thawedStatus(base, f); s.Phase != v1alpha1.BackupFinalizing || s.ThawedBy != v1alpha1.ThawRequested ||
+		!s.ThawedAt.Time.Equal(f.thawedAt) || s.FrozenSeconds != "1.000" {
 		t.Errorf("thaw on request: %+v", s)
 	}
 	f.thawedBy = v1alpha1.ThawDeadline
-	if s := thawedStatus(base, f); s.Phase != v1alpha1.BackupFailed || s.ThawedBy != v1alpha1.ThawDeadline || s.Pod != "p" {
+	if s := thawedStatus(base, f); s.Phase != v1alpha1.BackupFailed || s.ThawedBy != v1alpha1.ThawDeadline || s.Pod != "p" ||
+		s.Reason != v1alpha1.BackupReasonThawDeadline {
 		t.Errorf("thaw at the deadline: %+v", s)
 	}
 	if s := frozenStatus(v1alpha1.IrisBackupStatus{Phase: v1alpha1.BackupFreezing}, "pod-a", f); s.Phase != v1alpha1.BackupFrozen ||
 		s.Pod != "pod-a" || !s.ThawDeadline.Time.Equal(f.deadline) || !s.FrozenAt.Time.Equal(at) {
 		t.Errorf("frozen: %+v", s)
+	}
+}
+
+// TestDecideLeavesOfflineBackupsAlone: a crash-consistent backup passes
+// through Snapshotting without a freeze; the agent must not take that for a
+// freeze lost to a restart.
+func TestDecideLeavesOfflineBackupsAlone(t *testing.T) {
+	for _, phase := range []v1alpha1.BackupPhase{v1alpha1.BackupPending, v1alpha1.BackupSnapshotting, v1alpha1.BackupFinalizing, v1alpha1.BackupCompleted} {
+		b := &v1alpha1.IrisBackup{Spec: v1alpha1.IrisBackupSpec{Online: new(bool)}, Status: v1alpha1.IrisBackupStatus{Phase: phase}}
+		if got := decide(b, local{}, time.Now()); got != actNone {
+			t.Errorf("offline backup in %s: decide = %s, want %s", phase, got, actNone)
+		}
+	}
+}
+
+func TestFormatSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{412 * time.Millisecond: "0.412", 1500 * time.Microsecond: "0.002", 12 * time.Second: "12.000"} {
+		if got := FormatSeconds(d); got != want {
+			t.Errorf("FormatSeconds(%s) = %q, want %q", d, got, want)
+		}
 	}
 }
 

@@ -58,10 +58,15 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		err := r.p.thawUnowned()
 		return r.writeStatus(ctx, b, restartedStatus(b.Status, time.Now(), err))
 	case actThawQuietly:
-		if _, err := r.p.thaw(b.UID, v1alpha1.ThawRequested); err != nil {
+		f, err := r.p.thaw(b.UID, v1alpha1.ThawRequested)
+		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("thawing IRIS for ended IrisBackup %s: %w", b.Name, err)
 		}
+		// Best effort: how long it was frozen is worth recording, but a
+		// failed write must not keep the freeze on the books.
+		res, err := r.writeStatus(ctx, b, recordThaw(b.Status, f))
 		r.p.forget(b.UID)
+		return res, err
 	case actRecordThaw:
 		return r.recordThaw(ctx, b, f)
 	case actForget:
@@ -73,7 +78,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func (r *reconciler) freeze(ctx context.Context, b *v1alpha1.IrisBackup) (ctrl.Result, error) {
 	f, err := r.p.freezeFor(ctx, b)
 	if err != nil {
-		return r.writeStatus(ctx, b, failedStatus(b.Status, "Freezing IRIS failed: %v", err))
+		return r.writeStatus(ctx, b, failedStatus(b.Status, v1alpha1.BackupReasonFreezeFailed, "Freezing IRIS failed: %v", err))
 	}
 	return r.writeStatus(ctx, b, frozenStatus(b.Status, r.pod, f))
 }
@@ -84,7 +89,7 @@ func (r *reconciler) freeze(ctx context.Context, b *v1alpha1.IrisBackup) (ctrl.R
 func (r *reconciler) thaw(ctx context.Context, b *v1alpha1.IrisBackup, cause v1alpha1.ThawCause) (ctrl.Result, error) {
 	f, err := r.p.thaw(b.UID, cause)
 	if err != nil {
-		return r.writeStatus(ctx, b, failedStatus(b.Status, "Thawing IRIS failed: %v", err))
+		return r.writeStatus(ctx, b, failedStatus(b.Status, v1alpha1.BackupReasonThawFailed, "Thawing IRIS failed: %v", err))
 	}
 	return r.recordThaw(ctx, b, f)
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/resources"
 )
 
 // Condition reasons.
@@ -70,7 +71,7 @@ func computeStatus(inst *v1alpha1.IrisInstance, obs observed, now metav1.Time) v
 	if pod != nil {
 		st.Pod, st.Node = pod.Name, pod.Spec.NodeName
 	}
-	ready := pod != nil && podReady(pod)
+	ready := pod != nil && resources.PodReady(pod)
 
 	switch {
 	case obs.problem != nil:
@@ -124,7 +125,7 @@ func currentPod(pods []corev1.Pod) *corev1.Pod {
 		return sorted[j].CreationTimestamp.Before(&sorted[i].CreationTimestamp)
 	})
 	for i := range sorted {
-		if sorted[i].DeletionTimestamp == nil && podReady(&sorted[i]) {
+		if sorted[i].DeletionTimestamp == nil && resources.PodReady(&sorted[i]) {
 			return &sorted[i]
 		}
 	}
@@ -134,15 +135,6 @@ func currentPod(pods []corev1.Pod) *corev1.Pod {
 		}
 	}
 	return &sorted[0]
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // podState says what a pod that is not ready is doing, in words that change
