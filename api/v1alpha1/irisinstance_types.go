@@ -8,6 +8,8 @@ import (
 
 // IrisInstanceSpec is the desired state of one highly available IRIS instance:
 // one pod at a time, its durable %SYS on one replicated volume.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.restoreFrom) == has(oldSelf.restoreFrom)",message="restoreFrom is set when the instance is created and cannot be added or removed later"
 type IrisInstanceSpec struct {
 	// Image is the IRIS container image, e.g.
 	// containers.intersystems.com/intersystems/iris-community:2025.1.

@@ -32,6 +32,8 @@ type Inputs struct {
 	// AgentImage is the irisha image whose irisha-manager binary becomes
 	// PID 1 of the IRIS container.
 	AgentImage string
+	// Restore, when set, creates the claim from a snapshot.
+	Restore *Restore
 }
 
 // Lookup reads referenced objects: the API server in the operator, the input

@@ -63,11 +63,14 @@ func Build(in Inputs) (*Objects, error) {
 	return objs, nil
 }
 
-// PVC is the claim for durable %SYS.
+// PVC is the claim for durable %SYS; with a restore, a claim created from
+// the snapshot, at least as large as the snapshot's restore size (a CSI
+// driver refuses a smaller one; Longhorn wants it equal).
 func PVC(in Inputs) *corev1.PersistentVolumeClaim {
 	inst := in.Instance
 	s := inst.Spec.Storage
-	return &corev1.PersistentVolumeClaim{
+	size := s.Size.DeepCopy()
+	pvc := &corev1.PersistentVolumeClaim{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      PVCName(inst),
@@ -77,11 +80,44 @@ func PVC(in Inputs) *corev1.PersistentVolumeClaim {
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{s.AccessMode},
 			StorageClassName: s.ClassName,
-			Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: s.Size},
-			},
 		},
 	}
+	if r := in.Restore; r != nil {
+		pvc.Annotations = map[string]string{AnnotationRestoredFrom: r.Key}
+		group := snapshotGroup
+		pvc.Spec.DataSource = &corev1.TypedLocalObjectReference{APIGroup: &group, Kind: "VolumeSnapshot", Name: r.Snapshot}
+		if r.MinSize.Cmp(size) > 0 {
+			size = r.MinSize.DeepCopy()
+		}
+	}
+	pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: size}
+	return pvc
+}
+
+// snapshotGroup is the API group of VolumeSnapshots.
+const snapshotGroup = "snapshot.storage.k8s.io"
+
+// AnnotationRestoredFrom on a claim names the source it was created from,
+// as RestoreKey spells it: a claim without it was not made from that
+// source, and IRIS must not run on it in the restored instance's place.
+const AnnotationRestoredFrom = "irisha.dev/restored-from"
+
+// Restore is a claim's source snapshot, resolved from spec.restoreFrom.
+type Restore struct {
+	// Key is RestoreKey of the spec's source.
+	Key string
+	// Snapshot is the VolumeSnapshot the claim is created from.
+	Snapshot string
+	// MinSize is the snapshot's restore size.
+	MinSize resource.Quantity
+}
+
+// RestoreKey names a restore source, e.g. "IrisBackup/nightly-1".
+func RestoreKey(src *v1alpha1.RestoreSource) string {
+	if src.BackupName != "" {
+		return "IrisBackup/" + src.BackupName
+	}
+	return "VolumeSnapshot/" + src.VolumeSnapshotName
 }
 
 // ServiceAccount is the pod's identity; the agent's Role binds to it.

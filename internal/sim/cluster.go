@@ -291,6 +291,10 @@ func (c *Cluster) Dir() string { return c.dir }
 // VolumeDir is the host directory standing for a PV's block device.
 func (c *Cluster) VolumeDir(pvName string) string { return c.store.VolumeDir(pvName) }
 
+// SnapshotDir is the host directory holding a snapshot's copy of its
+// volume, by the content's snapshot handle.
+func (c *Cluster) SnapshotDir(handle string) string { return c.store.SnapshotDir(handle) }
+
 // Nodes in creation order.
 func (c *Cluster) Nodes() []*Node { return append([]*Node(nil), c.nodes...) }
 

@@ -43,7 +43,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/finalizers,verbs=update
 // +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshots,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshotclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshotclasses;volumesnapshotcontents,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch
 
 // Reconcile moves one backup on by at most one step.
@@ -134,10 +134,26 @@ func (r *Reconciler) readSnapshot(ctx context.Context, b *v1alpha1.IrisBackup, f
 	vs := &snapshotv1.VolumeSnapshot{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Status.SnapshotName}, vs)
 	switch {
-	case err == nil:
-		f.snapshot = vs
-	case !apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
 		return fmt.Errorf("reading VolumeSnapshot %s: %w", b.Status.SnapshotName, err)
+	}
+	f.snapshot = vs
+	if b.Status.Phase != v1alpha1.BackupSnapshotting || vs.Status == nil || vs.Status.BoundVolumeSnapshotContentName == nil {
+		return nil
+	}
+	content := &snapshotv1.VolumeSnapshotContent{}
+	err = r.Get(ctx, client.ObjectKey{Name: *vs.Status.BoundVolumeSnapshotContentName}, content)
+	switch {
+	case apierrors.IsNotFound(err):
+		// Bound in the snapshot's status but not in the cache yet.
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading VolumeSnapshotContent %s: %w", *vs.Status.BoundVolumeSnapshotContentName, err)
+	}
+	if cs := content.Status; cs != nil && cs.CreationTime != nil {
+		f.cutAt = time.Unix(0, *cs.CreationTime)
 	}
 	return nil
 }

@@ -43,6 +43,10 @@ type facts struct {
 	classProblem string
 	// snapshot is the backup's VolumeSnapshot, nil when it does not exist.
 	snapshot *snapshotv1.VolumeSnapshot
+	// cutAt is when the snapshot was cut, to the nanosecond, read from its
+	// bound content (the snapshot's own creationTime has whole seconds);
+	// zero until the content reports it.
+	cutAt time.Time
 	// ahead is an earlier backup of the same instance that has not ended.
 	ahead string
 	now   time.Time
@@ -157,10 +161,10 @@ func snapshotting(f facts, s *v1alpha1.IrisBackupStatus) step {
 		fail(s, f.now, v1alpha1.BackupReasonSnapshotFailed, "VolumeSnapshot %s failed: %s", vs.Name, msg)
 		return step{}
 	}
-	if vs.Status == nil || vs.Status.CreationTime == nil || vs.Status.BoundVolumeSnapshotContentName == nil {
+	if vs.Status == nil || vs.Status.CreationTime == nil || vs.Status.BoundVolumeSnapshotContentName == nil || f.cutAt.IsZero() {
 		return step{}
 	}
-	s.SnapshotCreatedAt = micro(vs.Status.CreationTime.Time)
+	s.SnapshotCreatedAt = micro(f.cutAt)
 	if f.backup.Spec.IsOnline() {
 		s.Phase = v1alpha1.BackupThawing
 		s.Message = fmt.Sprintf("VolumeSnapshot %s is cut; asking the agent to thaw IRIS", vs.Name)

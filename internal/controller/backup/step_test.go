@@ -109,12 +109,17 @@ func TestThawOnlyAfterTheCut(t *testing.T) {
 		}
 	}
 	f.snapshot = cut(false)
+	if st := next(f); st.status.Phase != v1alpha1.BackupSnapshotting {
+		t.Errorf("cut, but its content not read yet: phase %s, want Snapshotting", st.status.Phase)
+	}
+	f.cutAt = t0.Add(-100 * time.Millisecond)
 	st := next(f)
 	if st.status.Phase != v1alpha1.BackupThawing || st.status.SnapshotCreatedAt == nil {
 		t.Errorf("cut, not ready: %+v, want Thawing with the cut time", st.status)
 	}
 	off := withPhase(ready(), v1alpha1.BackupSnapshotting, false)
 	off.snapshot = cut(false)
+	off.cutAt = t0
 	if st := next(off); st.status.Phase != v1alpha1.BackupFinalizing {
 		t.Errorf("offline, cut: phase %s, want Finalizing", st.status.Phase)
 	}

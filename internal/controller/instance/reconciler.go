@@ -63,14 +63,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	obs := observed{}
-	objs, prob, err := r.desired(ctx, inst)
+	restore, err := r.planRestore(ctx, inst)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	obs.restore = restore
+	objs, prob, err := r.desired(ctx, inst, restore.planned())
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	obs.problem = prob
+	if obs.problem == nil && restore.blocks() && restore.reason != ReasonRestorePending {
+		obs.problem = &problem{reason: restore.reason, message: restore.message}
+	}
 	// A bad spec must not touch what already runs: the objects are applied
-	// only when every one of them could be built.
-	if objs != nil {
+	// only when every one of them could be built, and a restore that cannot
+	// be done yet applies nothing, so IRIS never starts on the wrong data.
+	if objs != nil && !restore.blocks() {
 		if err := r.applyAll(ctx, inst, objs, &obs); err != nil {
 			var conflict *ConflictError
 			var refused *ResizeRefusedError
@@ -99,6 +108,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// again later.
 		return ctrl.Result{RequeueAfter: problemRecheck}, nil
 	}
+	if restore.blocks() {
+		// Backups and snapshots are not watched by this controller.
+		return ctrl.Result{RequeueAfter: restoreRecheck}, nil
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -106,7 +119,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // the user must fix (bad CPF text, a missing Secret) is returned as a problem,
 // not an error: retrying cannot fix it, and the watch on the referenced object
 // brings the instance back when it changes.
-func (r *Reconciler) desired(ctx context.Context, inst *v1alpha1.IrisInstance) (*resources.Objects, *problem, error) {
+func (r *Reconciler) desired(ctx context.Context, inst *v1alpha1.IrisInstance, restore *resources.Restore) (*resources.Objects, *problem, error) {
 	in, err := resources.Resolve(ctx, inst, clientLookup{r.Client})
 	switch {
 	case resources.IsRefError(err):
@@ -115,6 +128,7 @@ func (r *Reconciler) desired(ctx context.Context, inst *v1alpha1.IrisInstance) (
 		return nil, nil, err
 	}
 	in.AgentImage = r.AgentImage
+	in.Restore = restore
 	objs, err := resources.Build(in)
 	switch {
 	case resources.IsInvalidConfig(err):

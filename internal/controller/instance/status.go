@@ -43,6 +43,8 @@ type observed struct {
 	// problem, when set, makes the instance Degraded: the reason and message
 	// of a bad spec or a conflict the user must fix.
 	problem *problem
+	// restore is what became of spec.restoreFrom (nil without one).
+	restore *restoreOutcome
 }
 
 type problem struct{ reason, message string }
@@ -81,6 +83,10 @@ func computeStatus(inst *v1alpha1.IrisInstance, obs observed, now metav1.Time) v
 			fmt.Sprintf("PersistentVolumeClaim %s lost its volume", obs.pvc.Name))
 	default:
 		set(v1alpha1.ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected, "")
+	}
+
+	if r := obs.restore; r != nil {
+		set(v1alpha1.ConditionRestored, r.status, r.reason, r.message)
 	}
 
 	switch {

@@ -119,3 +119,11 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
+
+// Frozen reads whether the instance in dataDir had its write daemon frozen:
+// on a snapshot's copy of the volume, whether the snapshot was cut during
+// a freeze (consistent) or not.
+func Frozen(dataDir string) (bool, error) {
+	st, err := store{cfg: config{dataDir: dataDir}}.load()
+	return st.Frozen, err
+}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -29,6 +30,27 @@ func DataDir(ctx context.Context, c *sim.Cluster, inst *v1alpha1.IrisInstance) (
 	}
 	sub := strings.TrimPrefix(resources.DataDirectory(inst), resources.DataMountPath)
 	return filepath.Join(c.VolumeDir(pvc.Spec.VolumeName), sub), nil
+}
+
+// SnapshotDataDir is ISC_DATA_DIRECTORY inside a cut VolumeSnapshot's copy
+// of inst's volume: what a restore from it will hold.
+func SnapshotDataDir(ctx context.Context, c *sim.Cluster, inst *v1alpha1.IrisInstance, snapshot string) (string, error) {
+	vs := &snapshotv1.VolumeSnapshot{}
+	if err := c.Client().Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: snapshot}, vs); err != nil {
+		return "", fmt.Errorf("reading VolumeSnapshot %s: %w", snapshot, err)
+	}
+	if vs.Status == nil || vs.Status.BoundVolumeSnapshotContentName == nil {
+		return "", fmt.Errorf("VolumeSnapshot %s is not bound to a content yet", snapshot)
+	}
+	content := &snapshotv1.VolumeSnapshotContent{}
+	if err := c.Client().Get(ctx, client.ObjectKey{Name: *vs.Status.BoundVolumeSnapshotContentName}, content); err != nil {
+		return "", fmt.Errorf("reading the content of VolumeSnapshot %s: %w", snapshot, err)
+	}
+	if content.Status == nil || content.Status.SnapshotHandle == nil {
+		return "", fmt.Errorf("VolumeSnapshot %s is not cut yet", snapshot)
+	}
+	sub := strings.TrimPrefix(resources.DataDirectory(inst), resources.DataMountPath)
+	return filepath.Join(c.SnapshotDir(*content.Status.SnapshotHandle), sub), nil
 }
 
 // CheckJournal reads the fake IRIS's journal in dataDir and checks W1 on

@@ -86,7 +86,9 @@ func StorageClasses() []*storagev1.StorageClass {
 // VolumeSnapshotClasses returns the snapshot class of the Longhorn driver.
 func VolumeSnapshotClasses() []*snapshotv1.VolumeSnapshotClass {
 	return []*snapshotv1.VolumeSnapshotClass{{
-		ObjectMeta:     metav1.ObjectMeta{Name: SnapshotClass},
+		// The default class of the driver, as a Longhorn install that
+		// takes snapshots marks its own; type snap is ready at once.
+		ObjectMeta:     metav1.ObjectMeta{Name: SnapshotClass, Annotations: map[string]string{annDefaultSnapshotClass: "true"}},
 		Driver:         LonghornDriver,
 		DeletionPolicy: snapshotv1.VolumeSnapshotContentDelete,
 		Parameters:     map[string]string{"type": "snap"},
