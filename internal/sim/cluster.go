@@ -291,6 +291,13 @@ func (c *Cluster) Dir() string { return c.dir }
 // VolumeDir is the host directory standing for a PV's block device.
 func (c *Cluster) VolumeDir(pvName string) string { return c.store.VolumeDir(pvName) }
 
+// HoldSnapshots keeps new snapshots from being cut until called with false.
+func (c *Cluster) HoldSnapshots(hold bool) { c.store.HoldSnapshots(hold) }
+
+// FailSnapshots makes every snapshot cut from now on fail with message; ""
+// ends it.
+func (c *Cluster) FailSnapshots(message string) { c.store.FailSnapshots(message) }
+
 // SnapshotDir is the host directory holding a snapshot's copy of its
 // volume, by the content's snapshot handle.
 func (c *Cluster) SnapshotDir(handle string) string { return c.store.SnapshotDir(handle) }

@@ -42,7 +42,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/finalizers,verbs=update
-// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshots,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshots,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshotclasses;volumesnapshotcontents,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch
 
@@ -81,7 +81,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if wrote {
 		r.announce(b, st.status)
 	}
+	if st.status.Phase == v1alpha1.BackupFailed {
+		if err := r.dropSnapshot(ctx, b, f.snapshot); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	return ctrl.Result{RequeueAfter: st.requeueAfter}, nil
+}
+
+// dropSnapshot deletes the snapshot of a failed backup: it may have been
+// cut while IRIS was not frozen, and a restore from it would not be
+// consistent. A snapshot the backup did not create is left alone.
+func (r *Reconciler) dropSnapshot(ctx context.Context, b *v1alpha1.IrisBackup, vs *snapshotv1.VolumeSnapshot) error {
+	if vs == nil || vs.Labels[v1alpha1.LabelBackup] != b.Name || !vs.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	if err := r.Delete(ctx, vs); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting VolumeSnapshot %s of failed IrisBackup %s: %w", vs.Name, b.Name, err)
+	}
+	if r.Recorder != nil {
+		r.Recorder.Eventf(b, nil, corev1.EventTypeNormal, "DeletedSnapshot", "Delete", "Deleted VolumeSnapshot %s: the backup failed, so it may not be consistent", vs.Name)
+	}
+	return nil
 }
 
 // gather reads what next decides on. Only a backup that has not started

@@ -228,3 +228,122 @@ func waitInstance(ctx context.Context, t *testing.T, cl client.Client, name stri
 	}
 	return i
 }
+
+// TestBackupFailuresAlwaysThaw: whatever goes wrong mid-backup — the
+// snapshot fails, the operator is killed while IRIS is frozen, the agent
+// restarts — IRIS ends thawed, the backup ends Failed with the reason, and
+// the next backup succeeds.
+func TestBackupFailuresAlwaysThaw(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a simulated cluster and runs irisha")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	r := deployRunning(ctx, t, false)
+	c, cl := r.b.cluster, r.b.client
+
+	// The snapshotter fails the cut: thawed at once, Failed, no snapshot left.
+	c.FailSnapshots("the volume has no healthy replica")
+	failed := newBackup("bk-snapshot-fails", v1alpha1.SnapshotDelete)
+	if err := cl.Create(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	got := waitBackup(ctx, t, cl, failed.Name, v1alpha1.BackupFailed)
+	if got.Status.Reason != v1alpha1.BackupReasonSnapshotFailed {
+		t.Errorf("failed snapshot: reason %q (%s), want %s", got.Status.Reason, got.Status.Message, v1alpha1.BackupReasonSnapshotFailed)
+	}
+	waitThawed(ctx, t, r.dataDir)
+	if err := poll(ctx, func(ctx context.Context) bool {
+		return apierrors.IsNotFound(cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: got.Status.SnapshotName}, &snapshotv1.VolumeSnapshot{}))
+	}); err != nil {
+		t.Errorf("the failed backup's snapshot is still there: %v", err)
+	}
+	c.FailSnapshots("")
+
+	// The operator is killed while IRIS is frozen: the agent thaws at the
+	// deadline and says why; a new operator leaves the backup Failed.
+	c.HoldSnapshots(true)
+	orphan := newBackup("bk-operator-killed", v1alpha1.SnapshotDelete)
+	orphan.Spec.MaxFrozenSeconds = 3
+	if err := cl.Create(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(ctx, t, cl, orphan.Name, v1alpha1.BackupSnapshotting)
+	if err := r.b.operator.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	b := waitPhase(ctx, t, cl, orphan.Name, v1alpha1.BackupFailed)
+	if b.Status.Reason != v1alpha1.BackupReasonThawDeadline || b.Status.ThawedBy != v1alpha1.ThawDeadline {
+		t.Errorf("operator killed: reason %q thawed by %q, want %s by the deadline", b.Status.Reason, b.Status.ThawedBy, v1alpha1.BackupReasonThawDeadline)
+	}
+	if frozen := b.Status.ThawedAt.Sub(b.Status.FrozenAt.Time); frozen < 3*time.Second || frozen > 5*time.Second {
+		t.Errorf("operator killed: IRIS frozen for %s, want the 3 s deadline", frozen)
+	}
+	waitThawed(ctx, t, r.dataDir)
+	if err := r.b.operator.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.HoldSnapshots(false)
+	if b := waitBackup(ctx, t, cl, orphan.Name, v1alpha1.BackupFailed); b.Status.Reason != v1alpha1.BackupReasonThawDeadline {
+		t.Errorf("after the operator's restart: reason %q", b.Status.Reason)
+	}
+	waitBackup(ctx, t, cl, createBackup(ctx, t, cl, "bk-after-operator"), v1alpha1.BackupCompleted)
+
+	// The agent restarts while IRIS is frozen: the new agent did not freeze
+	// it, so the snapshot may not be consistent; it thaws and fails it.
+	c.HoldSnapshots(true)
+	restart := newBackup("bk-agent-restarts", v1alpha1.SnapshotDelete)
+	restart.Spec.MaxFrozenSeconds = 60
+	if err := cl.Create(ctx, restart); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(ctx, t, cl, restart.Name, v1alpha1.BackupSnapshotting)
+	if err := c.CrashContainer(ctx, ns, r.pod.Name, resources.ContainerName); err != nil {
+		t.Fatal(err)
+	}
+	b = waitBackup(ctx, t, cl, restart.Name, v1alpha1.BackupFailed)
+	if b.Status.Reason != v1alpha1.BackupReasonRestarted {
+		t.Errorf("agent restarted: reason %q (%s), want %s", b.Status.Reason, b.Status.Message, v1alpha1.BackupReasonRestarted)
+	}
+	c.HoldSnapshots(false)
+	readyOnly(ctx, t, c)
+	waitThawed(ctx, t, r.dataDir)
+	waitBackup(ctx, t, cl, createBackup(ctx, t, cl, "bk-after-agent"), v1alpha1.BackupCompleted)
+	if _, err := simirisha.CheckJournal(r.dataDir); err != nil {
+		t.Error(err)
+	}
+}
+
+func createBackup(ctx context.Context, t *testing.T, cl client.Client, name string) string {
+	t.Helper()
+	if err := cl.Create(ctx, newBackup(name, v1alpha1.SnapshotDelete)); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func waitPhase(ctx context.Context, t *testing.T, cl client.Client, name string, phase v1alpha1.BackupPhase) *v1alpha1.IrisBackup {
+	t.Helper()
+	b := &v1alpha1.IrisBackup{}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := poll(ctx, func(ctx context.Context) bool {
+		return cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, b) == nil && b.Status.Phase == phase
+	}); err != nil {
+		t.Fatalf("backup %s: waiting for %s: %v; status %+v", name, phase, err, b.Status)
+	}
+	return b
+}
+
+// waitThawed waits until IRIS in dataDir is not frozen.
+func waitThawed(ctx context.Context, t *testing.T, dataDir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := poll(ctx, func(context.Context) bool {
+		frozen, err := fakeiris.Frozen(dataDir)
+		return err == nil && !frozen
+	}); err != nil {
+		t.Fatalf("IRIS in %s is still frozen: %v", dataDir, err)
+	}
+}

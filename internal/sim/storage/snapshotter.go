@@ -106,6 +106,7 @@ func snapshotStatus(content *snapshotv1.VolumeSnapshotContent) *snapshotv1.Volum
 			q := resourceBytes(*cs.RestoreSize)
 			st.RestoreSize = &q
 		}
+		st.Error = cs.Error
 	}
 	return st
 }
@@ -176,7 +177,24 @@ func (sn *snapshotter) reconcileContent(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	handle := "snap-" + string(content.UID)
+	if content.Status != nil && content.Status.Error != nil {
+		return ctrl.Result{}, nil
+	}
 	if content.Status == nil || content.Status.CreationTime == nil {
+		hold, fail := sn.cutFaults()
+		if hold {
+			return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+		}
+		if fail != "" {
+			patch := client.MergeFrom(content.DeepCopy())
+			now := metav1.Now()
+			content.Status = &snapshotv1.VolumeSnapshotContentStatus{ReadyToUse: ptr(false),
+				Error: &snapshotv1.VolumeSnapshotError{Time: &now, Message: ptr(fail)}}
+			if err := sn.c.Status().Patch(ctx, content, patch); err != nil {
+				return ctrl.Result{}, fmt.Errorf("recording the failed cut of %s: %w", content.Name, err)
+			}
+			return ctrl.Result{}, nil
+		}
 		pv := &corev1.PersistentVolume{}
 		if err := sn.c.Get(ctx, client.ObjectKey{Name: *content.Spec.Source.VolumeHandle}, pv); err != nil {
 			return ctrl.Result{}, fmt.Errorf("reading the source PV of %s: %w", content.Name, err)

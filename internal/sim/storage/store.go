@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -34,6 +35,33 @@ type Config struct {
 type Store struct {
 	cfg     Config
 	engines engines
+
+	// faults scripted by tests: cuts held back, or failing with a message.
+	mu       sync.Mutex
+	holdCuts bool
+	cutsFail string
+}
+
+// HoldSnapshots keeps new snapshots from being cut until called with false,
+// as a busy storage backend does; the snapshots wait, unbound to a cut.
+func (s *Store) HoldSnapshots(hold bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdCuts = hold
+}
+
+// FailSnapshots makes every snapshot cut from now on fail with message (as
+// a CSI driver reports in the content's status.error); "" ends it.
+func (s *Store) FailSnapshots(message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cutsFail = message
+}
+
+func (s *Store) cutFaults() (hold bool, fail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.holdCuts, s.cutsFail
 }
 
 // New returns a store; Setup registers its controllers.
