@@ -122,6 +122,10 @@ func setupBackups(mgr ctrl.Manager) error {
 	if err := b.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisBackup controller: %w", err)
 	}
+	s := &backup.ScheduleReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("irisha-backup"), Clock: clock.RealClock{}}
+	if err := s.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the IrisScheduledBackup controller: %w", err)
+	}
 	return nil
 }
 
