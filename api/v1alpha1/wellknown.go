@@ -20,6 +20,10 @@ const (
 	// holder identities the operator fenced: their agents must never take
 	// the Lease again, even if their pod's container restarts.
 	AnnotationFencedHolders = "irisha.dev/fenced-holders"
+
+	// AnnotationVolumeUsage on a fencing Lease is the data volume's usage as
+	// its holder's agent last measured it: "<used bytes>/<capacity bytes>".
+	AnnotationVolumeUsage = "irisha.dev/volume-usage"
 )
 
 // Labels and annotations on the backups and VolumeSnapshots irisha creates:

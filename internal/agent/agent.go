@@ -66,6 +66,12 @@ type Config struct {
 	// ForceTimeout bounds `iris force` when fenced, before SIGKILL.
 	ForceTimeout time.Duration
 
+	// DataMount is the data volume's mount point, whose usage the agent
+	// reports on the Lease; empty: none is reported.
+	DataMount string
+	// VolumeStatsFile replaces statfs of DataMount (the simulated cluster).
+	VolumeStatsFile string
+
 	REST *rest.Config
 }
 
@@ -100,6 +106,11 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 		members.load(ctx)
 		go members.run(ctx)
 		leaseCfg.Extender, leaseCfg.TakesOverExpired = members.asker(cfg.Identity, log.WithName("witnesses")), members.takesOverExpired
+	}
+	if cfg.DataMount != "" {
+		usage := &volumeUsage{path: cfg.DataMount, statsFile: cfg.VolumeStatsFile, log: log}
+		go usage.run(ctx)
+		leaseCfg.Annotations = usage.annotations
 	}
 	fence, err := lease.New(leaseCfg, leases, log)
 	if err != nil {

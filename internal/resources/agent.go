@@ -62,6 +62,7 @@ func agentCommand(in Inputs) []string {
 		"--lease-duration", lease.String(),
 		"--listen-address", ":" + strconv.Itoa(AgentPort),
 		"--superserver-address", "127.0.0.1:" + strconv.Itoa(SuperserverPort),
+		"--data-mount", DataMountPath,
 		"--",
 		"/iris-main",
 	}

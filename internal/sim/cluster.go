@@ -43,10 +43,12 @@ type (
 
 // Storage class and driver names of the simulated block store.
 const (
-	LonghornClass  = storage.LonghornClass
-	LocalClass     = storage.LocalClass
-	LonghornDriver = storage.LonghornDriver
-	SnapshotClass  = storage.SnapshotClass
+	LonghornClass         = storage.LonghornClass
+	OfflineExpansionClass = storage.OfflineExpansionClass
+	FixedSizeClass        = storage.FixedSizeClass
+	LocalClass            = storage.LocalClass
+	LonghornDriver        = storage.LonghornDriver
+	SnapshotClass         = storage.SnapshotClass
 )
 
 // bootTimeout bounds waiting for nodes to become Ready at Start.
@@ -290,6 +292,12 @@ func (c *Cluster) Dir() string { return c.dir }
 
 // VolumeDir is the host directory standing for a PV's block device.
 func (c *Cluster) VolumeDir(pvName string) string { return c.store.VolumeDir(pvName) }
+
+// SetVolumeUsed sets how much of a PV's volume is in use, as the agent's
+// statfs of it would say.
+func (c *Cluster) SetVolumeUsed(pvName string, used int64) error {
+	return c.store.SetVolumeUsed(pvName, used)
+}
 
 // HoldSnapshots keeps new snapshots from being cut until called with false.
 func (c *Cluster) HoldSnapshots(hold bool) { c.store.HoldSnapshots(hold) }

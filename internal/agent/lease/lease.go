@@ -43,6 +43,10 @@ type Config struct {
 	// expired Lease proves nothing: its holder may still run IRIS on their
 	// word, and only the operator, which asks them, frees it.
 	TakesOverExpired func() bool
+	// Annotations, if set, are written onto the Lease with each renewal:
+	// facts the operator wants from the agent (the volume's usage) ride on
+	// writes the agent makes anyway.
+	Annotations func() map[string]string
 }
 
 // Lease is the agent's handle on the fencing Lease.

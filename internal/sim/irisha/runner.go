@@ -16,6 +16,7 @@ import (
 	"github.com/irisha/irisha/internal/iris/fakeiris"
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
+	"github.com/irisha/irisha/internal/sim/storage"
 )
 
 // Flags of `irisha-manager agent run` the runner rewrites.
@@ -24,6 +25,8 @@ const (
 	flagSuperserver = "--superserver-address"
 	flagKubeconfig  = "--kubeconfig"
 	flagIris        = "--iris"
+	flagDataMount   = "--data-mount"
+	flagVolumeStats = "--volume-stats-file"
 )
 
 // RunnerOptions tune the processes of irisha pods.
@@ -85,6 +88,13 @@ func agentProcess(bins Binaries, opts RunnerOptions, env sim.ContainerEnv, spec 
 	// proxy, so partitioning the node cuts the agent off from its Lease.
 	agentArgs, _ = setFlag(agentArgs, flagKubeconfig, env.Kubeconfig)
 	agentArgs, _ = setFlag(agentArgs, flagIris, bins.Iris)
+	// The volume is a host directory: its usage comes from the block
+	// store's stats file beside it (storage.StatsFile), not from statfs.
+	if i := indexOf(agentArgs, flagDataMount); i >= 0 && i+1 < len(agentArgs) {
+		if dir := remapPath(agentArgs[i+1], spec.VolumeMounts, env.Volumes); dir != agentArgs[i+1] {
+			agentArgs, _ = setFlag(agentArgs, flagVolumeStats, storage.StatsFile(dir))
+		}
+	}
 
 	ports := map[int32]int32{}
 	// The agent's own defaults when the pod spec leaves the flags out.

@@ -28,6 +28,16 @@ const (
 
 	LonghornClass = "longhorn"
 	LocalClass    = "local-disk"
+	// OfflineExpansionClass is LonghornDriver as a driver that grows a
+	// volume only while it is detached (no online expansion capability);
+	// it carries irisha's annotation that says so.
+	OfflineExpansionClass = "longhorn-offline-expansion"
+	// FixedSizeClass is LonghornDriver without allowVolumeExpansion.
+	FixedSizeClass = "longhorn-fixed-size"
+
+	// paramExpansion is the driver's expansion capability, a class
+	// parameter: "offline" grows only detached volumes.
+	paramExpansion = "simExpansion"
 
 	// SnapshotClass is the VolumeSnapshotClass of LonghornDriver.
 	SnapshotClass = "longhorn"
@@ -58,8 +68,9 @@ func CSIDrivers() []*storagev1.CSIDriver {
 	}
 }
 
-// StorageClasses returns the two classes: longhorn (replicated, Immediate
-// binding, expandable) and local-disk (one node, WaitForFirstConsumer).
+// StorageClasses returns the classes: longhorn (replicated, Immediate
+// binding, expandable online), its variants that expand only offline or
+// not at all, and local-disk (one node, WaitForFirstConsumer).
 func StorageClasses() []*storagev1.StorageClass {
 	immediate := storagev1.VolumeBindingImmediate
 	wffc := storagev1.VolumeBindingWaitForFirstConsumer
@@ -72,6 +83,21 @@ func StorageClasses() []*storagev1.StorageClass {
 			AllowVolumeExpansion: ptr(true),
 			ReclaimPolicy:        &del,
 			VolumeBindingMode:    &immediate,
+		},
+		{
+			ObjectMeta:           metav1.ObjectMeta{Name: OfflineExpansionClass, Annotations: map[string]string{"irisha.dev/volume-expansion": "offline"}},
+			Provisioner:          LonghornDriver,
+			Parameters:           map[string]string{"numberOfReplicas": "3", paramExpansion: "offline"},
+			AllowVolumeExpansion: ptr(true),
+			ReclaimPolicy:        &del,
+			VolumeBindingMode:    &immediate,
+		},
+		{
+			ObjectMeta:        metav1.ObjectMeta{Name: FixedSizeClass},
+			Provisioner:       LonghornDriver,
+			Parameters:        map[string]string{"numberOfReplicas": "3"},
+			ReclaimPolicy:     &del,
+			VolumeBindingMode: &immediate,
 		},
 		{
 			ObjectMeta:           metav1.ObjectMeta{Name: LocalClass},

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -67,7 +68,7 @@ func (p *provisioner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	if pvc.Spec.VolumeName == "" {
 		return p.provision(ctx, pvc, sc)
 	}
-	return ctrl.Result{}, p.expand(ctx, pvc, sc)
+	return p.expand(ctx, pvc, sc)
 }
 
 func (p *provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) (ctrl.Result, error) {
@@ -102,6 +103,10 @@ func (p *provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolum
 		if err := copyDir(src, dir); err != nil {
 			return ctrl.Result{}, fmt.Errorf("restoring %s into %s: %w", src, pvName, err)
 		}
+	}
+	size := pv.Spec.Capacity[corev1.ResourceStorage]
+	if err := p.setCapacity(pvName, size.Value()); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := p.c.Create(ctx, pv); err != nil && !apierrors.IsAlreadyExists(err) {
 		return ctrl.Result{}, fmt.Errorf("creating PV %s: %w", pvName, err)
@@ -195,7 +200,19 @@ func buildPV(name string, pvc *corev1.PersistentVolumeClaim, sc *storagev1.Stora
 
 // expand grows the PV and then the claim's status. Longhorn >= 1.4 expands
 // online, so whether a pod uses the volume does not matter.
-func (p *provisioner) expand(ctx context.Context, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) error {
+func (p *provisioner) expand(ctx context.Context, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) (ctrl.Result, error) {
+	err := p.expandNow(ctx, pvc, sc)
+	if errors.Is(err, errAttached) {
+		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// errAttached: a driver without online expansion refuses to grow an
+// attached volume (CSI FailedPrecondition); the external-resizer retries.
+var errAttached = errors.New("the volume is attached and the driver expands only offline")
+
+func (p *provisioner) expandNow(ctx context.Context, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) error {
 	want, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
 	if !ok || sc.AllowVolumeExpansion == nil || !*sc.AllowVolumeExpansion {
 		return nil
@@ -205,6 +222,15 @@ func (p *provisioner) expand(ctx context.Context, pvc *corev1.PersistentVolumeCl
 		return client.IgnoreNotFound(err)
 	}
 	have := pv.Spec.Capacity[corev1.ResourceStorage]
+	if want.Cmp(have) > 0 && sc.Parameters[paramExpansion] == "offline" {
+		attached, err := p.attached(ctx, pv.Name)
+		if err != nil {
+			return err
+		}
+		if attached {
+			return errAttached
+		}
+	}
 	if want.Cmp(have) > 0 {
 		patch := client.MergeFrom(pv.DeepCopy())
 		pv.Spec.Capacity[corev1.ResourceStorage] = want.DeepCopy()
@@ -212,6 +238,9 @@ func (p *provisioner) expand(ctx context.Context, pvc *corev1.PersistentVolumeCl
 			return fmt.Errorf("expanding PV %s: %w", pv.Name, err)
 		}
 		have = want
+		if err := p.setCapacity(pv.Name, have.Value()); err != nil {
+			return err
+		}
 	}
 	if !needsStatusExpansion(pvc, have) {
 		return nil
@@ -261,4 +290,18 @@ func (p *provisioner) reconcilePV(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// attached says whether a VolumeAttachment of the PV exists.
+func (p *provisioner) attached(ctx context.Context, pvName string) (bool, error) {
+	list := &storagev1.VolumeAttachmentList{}
+	if err := p.c.List(ctx, list); err != nil {
+		return false, fmt.Errorf("listing VolumeAttachments: %w", err)
+	}
+	for _, va := range list.Items {
+		if src := va.Spec.Source.PersistentVolumeName; src != nil && *src == pvName {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -81,6 +82,48 @@ func NewScheme() (*runtime.Scheme, error) {
 // VolumeDir is the host directory standing for a PV's block device.
 func (s *Store) VolumeDir(pvName string) string {
 	return filepath.Join(s.cfg.Dir, "volumes", pvName)
+}
+
+// StatsFile is the file beside a volume's directory that says its size and
+// use, JSON {"capacityBytes", "usedBytes"}: what statfs of the mounted
+// volume would say (the agent reads it in the simulated cluster). It is not
+// in the volume, so snapshots do not copy it.
+func StatsFile(volumeDir string) string { return volumeDir + ".stats" }
+
+type volumeStats struct {
+	CapacityBytes int64 `json:"capacityBytes"`
+	UsedBytes     int64 `json:"usedBytes"`
+}
+
+// SetVolumeUsed sets how much of a PV's volume is in use.
+func (s *Store) SetVolumeUsed(pvName string, used int64) error {
+	return s.updateStats(pvName, func(st *volumeStats) { st.UsedBytes = used })
+}
+
+func (s *Store) setCapacity(pvName string, capacity int64) error {
+	return s.updateStats(pvName, func(st *volumeStats) { st.CapacityBytes = capacity })
+}
+
+func (s *Store) updateStats(pvName string, change func(*volumeStats)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	file := StatsFile(s.VolumeDir(pvName))
+	var st volumeStats
+	if b, err := os.ReadFile(file); err == nil {
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("reading %s: %w", file, err)
+		}
+	}
+	change(&st)
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", file, err)
+	}
+	return os.Rename(tmp, file)
 }
 
 // SnapshotDir is where a snapshot's copy of its volume lives.
