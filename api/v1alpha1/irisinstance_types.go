@@ -352,6 +352,11 @@ type VolumeStatus struct {
 	// Resize is the growth in progress, if any.
 	// +optional
 	Resize *ResizeRecord `json:"resize,omitempty"`
+
+	// LastResizedAt is when the last growth finished: automatic growth
+	// trusts only usage measured after it.
+	// +optional
+	LastResizedAt *metav1.Time `json:"lastResizedAt,omitempty"`
 }
 
 // ResizeMode is how a volume grows.

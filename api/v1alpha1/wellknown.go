@@ -22,8 +22,15 @@ const (
 	AnnotationFencedHolders = "irisha.dev/fenced-holders"
 
 	// AnnotationVolumeUsage on a fencing Lease is the data volume's usage as
-	// its holder's agent last measured it: "<used bytes>/<capacity bytes>".
+	// its holder's agent last measured it: "<used bytes>/<capacity bytes>/<unix
+	// seconds of the measure>".
 	AnnotationVolumeUsage = "irisha.dev/volume-usage"
+
+	// AnnotationVolumeExpansion on a StorageClass, set to "offline", says
+	// its driver grows a volume only while it is detached: irisha then
+	// stops IRIS for the growth (a planned outage) instead of growing it
+	// online. Drivers differ, not instances, so it is the class's to say.
+	AnnotationVolumeExpansion = "irisha.dev/volume-expansion"
 )
 
 // Labels and annotations on the backups and VolumeSnapshots irisha creates:

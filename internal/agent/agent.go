@@ -71,6 +71,8 @@ type Config struct {
 	DataMount string
 	// VolumeStatsFile replaces statfs of DataMount (the simulated cluster).
 	VolumeStatsFile string
+	// VolumeMeasureInterval is how often the volume is measured.
+	VolumeMeasureInterval time.Duration
 
 	REST *rest.Config
 }
@@ -108,7 +110,7 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 		leaseCfg.Extender, leaseCfg.TakesOverExpired = members.asker(cfg.Identity, log.WithName("witnesses")), members.takesOverExpired
 	}
 	if cfg.DataMount != "" {
-		usage := &volumeUsage{path: cfg.DataMount, statsFile: cfg.VolumeStatsFile, log: log}
+		usage := &volumeUsage{path: cfg.DataMount, statsFile: cfg.VolumeStatsFile, every: cfg.VolumeMeasureInterval, log: log}
 		go usage.run(ctx)
 		leaseCfg.Annotations = usage.annotations
 	}

@@ -113,6 +113,7 @@ The pod's name, namespace and UID come from the downward API
 	f.DurationVar(&cfg.ForceTimeout, "force-timeout", time.Second, "how long iris force may take before every IRIS process is SIGKILLed")
 	f.StringVar(&cfg.DataMount, "data-mount", "", "mount point of the data volume, whose usage is reported on the Lease for the operator's automatic growth")
 	f.StringVar(&cfg.VolumeStatsFile, "volume-stats-file", "", "read the data volume's size and use from this JSON file instead of statfs (the simulated cluster)")
+	f.DurationVar(&cfg.VolumeMeasureInterval, "volume-measure-interval", DefaultVolumeMeasureInterval, "how often the data volume's usage is measured")
 	_ = f.MarkHidden("volume-stats-file")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: the pod's service account)")
 	logOpts = logging.AddFlags(f)

@@ -64,11 +64,12 @@ func NewScheme() (*runtime.Scheme, error) {
 // there.
 func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) error {
 	r := &instance.Reconciler{
-		AgentImage: agentImage,
-		Client:     mgr.GetClient(),
-		Scheme:     mgr.GetScheme(),
-		Recorder:   mgr.GetEventRecorder("irisha-operator"),
-		Clock:      clock.RealClock{},
+		AgentImage:  agentImage,
+		Client:      mgr.GetClient(),
+		Scheme:      mgr.GetScheme(),
+		Recorder:    mgr.GetEventRecorder("irisha-operator"),
+		Clock:       clock.RealClock{},
+		VolumeUsage: instance.NewVolumeUsageGauge(metrics.Registry),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)

@@ -80,7 +80,7 @@ func Deployment(in Inputs) *appsv1.Deployment {
 			Labels:    labels,
 		},
 		Spec: appsv1.DeploymentSpec{
-			Replicas:             ptr.To[int32](1),
+			Replicas:             ptr.To(replicas(in)),
 			Strategy:             appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			RevisionHistoryLimit: ptr.To[int32](3),
 			Selector:             &metav1.LabelSelector{MatchLabels: SelectorLabels(inst)},
@@ -271,4 +271,12 @@ func Tolerations(inst *v1alpha1.IrisInstance) []corev1.Toleration {
 		out = append(out, corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute})
 	}
 	return out
+}
+
+// replicas is 1, or 0 while the volume grows offline (IRIS stopped).
+func replicas(in Inputs) int32 {
+	if in.Stopped {
+		return 0
+	}
+	return 1
 }

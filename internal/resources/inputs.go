@@ -34,6 +34,8 @@ type Inputs struct {
 	AgentImage string
 	// Restore, when set, creates the claim from a snapshot.
 	Restore *Restore
+	// Stopped runs no pod: the volume grows offline.
+	Stopped bool
 }
 
 // Lookup reads referenced objects: the API server in the operator, the input

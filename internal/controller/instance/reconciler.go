@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -35,6 +36,18 @@ type Reconciler struct {
 	Clock clock.PassiveClock
 	// AgentImage is the irisha image injected into IRIS pods.
 	AgentImage string
+	// VolumeUsage, if set, is the gauge of each instance's volume usage.
+	VolumeUsage *prometheus.GaugeVec
+}
+
+// NewVolumeUsageGauge registers irisha_volume_usage_ratio with reg.
+func NewVolumeUsageGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "irisha_volume_usage_ratio",
+		Help: "Part of the instance's data volume in use (0 to 1), as its agent last measured it.",
+	}, []string{"namespace", "instance"})
+	reg.MustRegister(g)
+	return g
 }
 
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch;update;patch
@@ -68,9 +81,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	obs.restore = restore
-	objs, prob, err := r.desired(ctx, inst, restore.planned())
+	growth, err := r.readGrowth(ctx, inst)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	plan := planGrowth(growth)
+	obs.growth, obs.growthIn = &plan, growth
+	objs, prob, err := r.desired(ctx, inst, restore.planned(), plan.stopped)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if objs != nil && growth.bound {
+		// The claim grows only as the plan says (an offline growth waits
+		// for IRIS to stop), never to spec.storage.size at once.
+		objs.PVC.Spec.Resources.Requests[corev1.ResourceStorage] = plan.request
 	}
 	obs.problem = prob
 	if obs.problem == nil && restore.blocks() && restore.reason != ReasonRestorePending {
@@ -102,6 +126,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.writeStatus(ctx, inst, status); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.announceGrowth(inst, plan)
+	if u := growth.usage; u != nil && r.VolumeUsage != nil {
+		r.VolumeUsage.WithLabelValues(inst.Namespace, inst.Name).Set(u.Ratio())
+	}
 	logger.V(1).Info("Reconciled", "phase", status.Phase)
 	if obs.problem != nil && (obs.problem.reason == ReasonConflict || obs.problem.reason == ReasonResizeRefused) {
 		// Neither a foreign object nor a StorageClass is watched, so look
@@ -112,6 +140,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Backups and snapshots are not watched by this controller.
 		return ctrl.Result{RequeueAfter: restoreRecheck}, nil
 	}
+	if plan.rec != nil {
+		// Neither the PV nor VolumeAttachments are watched here.
+		return ctrl.Result{RequeueAfter: growthRecheck}, nil
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -119,7 +151,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // the user must fix (bad CPF text, a missing Secret) is returned as a problem,
 // not an error: retrying cannot fix it, and the watch on the referenced object
 // brings the instance back when it changes.
-func (r *Reconciler) desired(ctx context.Context, inst *v1alpha1.IrisInstance, restore *resources.Restore) (*resources.Objects, *problem, error) {
+func (r *Reconciler) desired(ctx context.Context, inst *v1alpha1.IrisInstance, restore *resources.Restore, stopped bool) (*resources.Objects, *problem, error) {
 	in, err := resources.Resolve(ctx, inst, clientLookup{r.Client})
 	switch {
 	case resources.IsRefError(err):
@@ -129,6 +161,7 @@ func (r *Reconciler) desired(ctx context.Context, inst *v1alpha1.IrisInstance, r
 	}
 	in.AgentImage = r.AgentImage
 	in.Restore = restore
+	in.Stopped = stopped
 	objs, err := resources.Build(in)
 	switch {
 	case resources.IsInvalidConfig(err):
@@ -196,6 +229,19 @@ func (r *Reconciler) announceDegraded(inst *v1alpha1.IrisInstance, next v1alpha1
 		return
 	}
 	r.event(inst, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
+}
+
+// announceGrowth emits the plan's Events (a growth started or finished).
+func (r *Reconciler) announceGrowth(inst *v1alpha1.IrisInstance, plan growthPlan) {
+	for _, e := range plan.events {
+		r.event(inst, e.typ, e.reason, "Resize", "%s", e.message)
+	}
+	if plan.growth.status != metav1.ConditionFalse {
+		return
+	}
+	if was := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionVolumeGrowth); was == nil || was.Reason != plan.growth.reason {
+		r.event(inst, corev1.EventTypeWarning, plan.growth.reason, "Resize", "%s", plan.growth.message)
+	}
 }
 
 func (r *Reconciler) event(inst *v1alpha1.IrisInstance, typ, reason, action, note string, args ...any) {

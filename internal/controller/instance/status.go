@@ -45,6 +45,9 @@ type observed struct {
 	problem *problem
 	// restore is what became of spec.restoreFrom (nil without one).
 	restore *restoreOutcome
+	// growth is the plan for the volume's size, and what it was made from.
+	growth   *growthPlan
+	growthIn growthInput
 }
 
 type problem struct{ reason, message string }
@@ -87,6 +90,11 @@ func computeStatus(inst *v1alpha1.IrisInstance, obs observed, now metav1.Time) v
 
 	if r := obs.restore; r != nil {
 		set(v1alpha1.ConditionRestored, r.status, r.reason, r.message)
+	}
+	if g := obs.growth; g != nil {
+		set(v1alpha1.ConditionResizing, g.resizing.status, g.resizing.reason, g.resizing.message)
+		set(v1alpha1.ConditionVolumeGrowth, g.growth.status, g.growth.reason, g.growth.message)
+		st.Volume = volumeStatus(inst.Status.Volume, obs.growthIn, *g)
 	}
 
 	switch {

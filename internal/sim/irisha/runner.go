@@ -21,12 +21,13 @@ import (
 
 // Flags of `irisha-manager agent run` the runner rewrites.
 const (
-	flagListen      = "--listen-address"
-	flagSuperserver = "--superserver-address"
-	flagKubeconfig  = "--kubeconfig"
-	flagIris        = "--iris"
-	flagDataMount   = "--data-mount"
-	flagVolumeStats = "--volume-stats-file"
+	flagListen        = "--listen-address"
+	flagSuperserver   = "--superserver-address"
+	flagKubeconfig    = "--kubeconfig"
+	flagIris          = "--iris"
+	flagDataMount     = "--data-mount"
+	flagVolumeStats   = "--volume-stats-file"
+	flagVolumeMeasure = "--volume-measure-interval"
 )
 
 // RunnerOptions tune the processes of irisha pods.
@@ -93,6 +94,8 @@ func agentProcess(bins Binaries, opts RunnerOptions, env sim.ContainerEnv, spec 
 	if i := indexOf(agentArgs, flagDataMount); i >= 0 && i+1 < len(agentArgs) {
 		if dir := remapPath(agentArgs[i+1], spec.VolumeMounts, env.Volumes); dir != agentArgs[i+1] {
 			agentArgs, _ = setFlag(agentArgs, flagVolumeStats, storage.StatsFile(dir))
+			// Tests change usage and wait for growth: measure often.
+			agentArgs, _ = setFlag(agentArgs, flagVolumeMeasure, "1s")
 		}
 	}
 
