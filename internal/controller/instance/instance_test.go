@@ -247,6 +247,13 @@ func TestAPIServerRejectsBadSpecs(t *testing.T) {
 			i.Spec.Config = &v1alpha1.ConfigSpec{MergeText: ptr.To("[config]\n"), ConfigMapRef: &v1alpha1.ConfigMapKeyRef{Name: "x"}}
 		}},
 		{"lease too short to renew", "leaseDurationSeconds", func(i *v1alpha1.IrisInstance) { i.Spec.Failover.LeaseDurationSeconds = 1 }},
+		{"restore from two sources", "exactly one", func(i *v1alpha1.IrisInstance) {
+			i.Spec.RestoreFrom = &v1alpha1.RestoreSource{BackupName: "b", VolumeSnapshotName: "s"}
+		}},
+		{"restore from nothing", "exactly one", func(i *v1alpha1.IrisInstance) { i.Spec.RestoreFrom = &v1alpha1.RestoreSource{} }},
+		{"autoGrow threshold too low", "thresholdPercent", func(i *v1alpha1.IrisInstance) {
+			i.Spec.Storage.AutoGrow = &v1alpha1.AutoGrowSpec{ThresholdPercent: 10, IncreasePercent: 20, Limit: resource.MustParse("20Gi")}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inst := newInstance(ns, "bad")
@@ -276,6 +283,7 @@ func TestAPIServerRejectsBadSpecs(t *testing.T) {
 		{"shrink", "must not shrink", func(i *v1alpha1.IrisInstance) { i.Spec.Storage.Size = resource.MustParse("5Gi") }},
 		{"new storage class", "immutable", func(i *v1alpha1.IrisInstance) { i.Spec.Storage.ClassName = ptr.To("local-disk") }},
 		{"new data directory", "immutable", func(i *v1alpha1.IrisInstance) { i.Spec.Storage.DataSubdirectory = "OTHER" }},
+		{"restore added later", "restoreFrom", func(i *v1alpha1.IrisInstance) { i.Spec.RestoreFrom = &v1alpha1.RestoreSource{BackupName: "b"} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := updateSpec(ctx, ns, inst.Name, tc.mutate)
@@ -286,6 +294,20 @@ func TestAPIServerRejectsBadSpecs(t *testing.T) {
 	}
 	if err := updateSpec(ctx, ns, inst.Name, func(i *v1alpha1.IrisInstance) { i.Spec.Storage.Size = resource.MustParse("20Gi") }); err != nil {
 		t.Errorf("growing the volume must be allowed: %v", err)
+	}
+
+	restored := newInstance(ns, "restored")
+	restored.Spec.RestoreFrom = &v1alpha1.RestoreSource{BackupName: "nightly"}
+	if err := env.Client.Create(ctx, restored); err != nil {
+		t.Fatal(err)
+	}
+	for _, mutate := range []func(*v1alpha1.IrisInstance){
+		func(i *v1alpha1.IrisInstance) { i.Spec.RestoreFrom.BackupName = "other" },
+		func(i *v1alpha1.IrisInstance) { i.Spec.RestoreFrom = nil },
+	} {
+		if err := updateSpec(ctx, ns, restored.Name, mutate); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "restoreFrom") {
+			t.Errorf("changing restoreFrom: %v, want Invalid naming restoreFrom", err)
+		}
 	}
 }
 
