@@ -8,6 +8,14 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 STATICCHECK    := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 TESTBIN        := $(BIN)/testbin/current
 
+# What builds are stamped with (internal/version); override for a release:
+# make image VERSION=v0.1.0
+VERSION           ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+LDFLAGS           := -X github.com/irisha/irisha/internal/version.Version=$(VERSION) -X github.com/irisha/irisha/internal/version.Revision=$(REVISION)
+IMAGE_ARCHIVE     := dist/irisha-manager-$(VERSION).oci.tar
+
 .PHONY: all
 all: build
 
@@ -62,8 +70,12 @@ bench-failover: testbin ## Failover benchmark, reference vs irisha (Lease, NodeS
 
 .PHONY: build
 build: ## Build bin/irisha and bin/irisha-manager.
-	go build -o $(BIN)/irisha ./cmd/irisha
-	go build -o $(BIN)/irisha-manager ./cmd/irisha-manager
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/irisha ./cmd/irisha
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/irisha-manager ./cmd/irisha-manager
+
+.PHONY: image
+image: ## Build the irisha-manager image (linux/amd64 and arm64) as one OCI archive in dist/, without a container engine.
+	go run ./hack/image --version=$(VERSION) --revision=$(REVISION) --source-date-epoch=$(SOURCE_DATE_EPOCH) --out=$(IMAGE_ARCHIVE)
 
 .PHONY: run
 run: manifests ## Install the CRDs into the current kubeconfig's cluster and run the operator locally.

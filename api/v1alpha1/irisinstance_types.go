@@ -436,14 +436,16 @@ type FailoverRecord struct {
 	// back before it was fenced and the failover is abandoned.
 	// +optional
 	LeaseRenewTime *metav1.MicroTime `json:"leaseRenewTime,omitempty"`
-	// DetectedAt is when the operator declared the old pod dead.
-	DetectedAt metav1.Time `json:"detectedAt"`
+	// DetectedAt is when the operator declared the old pod dead. The three
+	// steps' times are MicroTime: a failover takes seconds, and metav1.Time
+	// would keep whole seconds only.
+	DetectedAt metav1.MicroTime `json:"detectedAt"`
 	// FencedAt is when the old pod and its volume attachment were gone.
 	// +optional
-	FencedAt *metav1.Time `json:"fencedAt,omitempty"`
+	FencedAt *metav1.MicroTime `json:"fencedAt,omitempty"`
 	// ReadyAt is when a replacement pod was Ready.
 	// +optional
-	ReadyAt *metav1.Time `json:"readyAt,omitempty"`
+	ReadyAt *metav1.MicroTime `json:"readyAt,omitempty"`
 	// Seconds from DetectedAt to ReadyAt, e.g. "2.4".
 	// +optional
 	Seconds string `json:"seconds,omitempty"`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/irisha/irisha/internal/cli/render"
 	"github.com/irisha/irisha/internal/cli/sim"
+	"github.com/irisha/irisha/internal/cli/status"
 	"github.com/irisha/irisha/internal/version"
 )
 
@@ -20,7 +21,8 @@ func NewRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		Short: "Run InterSystems IRIS highly available on Kubernetes without mirroring",
 		Long: `irisha runs one InterSystems IRIS instance highly available on Kubernetes:
 durable %SYS on a replicated volume, fenced failover, consistent backups.
-This CLI renders, installs and inspects it.`,
+This CLI renders, installs and inspects it. Installed on PATH as
+kubectl-irisha, it is also a kubectl plugin: kubectl irisha status iris.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.String(),
@@ -31,6 +33,7 @@ This CLI renders, installs and inspects it.`,
 	root.AddCommand(
 		render.NewCommand(in, out),
 		sim.NewCommand(),
+		status.NewCommand(out),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of irisha",

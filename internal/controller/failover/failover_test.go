@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,6 +88,12 @@ const testNamespaceLabel = "irisha.test/namespace"
 // returned stop is called; funcs, if set, intercept its client.
 func startOperator(t *testing.T, ns string, funcs *interceptor.Funcs) (stop func()) {
 	t.Helper()
+	return startOperatorWithMetrics(t, ns, funcs, prometheus.NewRegistry())
+}
+
+// startOperatorWithMetrics is startOperator with the failover metrics in reg.
+func startOperatorWithMetrics(t *testing.T, ns string, funcs *interceptor.Funcs, reg *prometheus.Registry) (stop func()) {
+	t.Helper()
 	own := labels.SelectorFromSet(labels.Set{testNamespaceLabel: ns})
 	opts := ctrl.Options{
 		Scheme: env.Scheme,
@@ -112,7 +120,7 @@ func startOperator(t *testing.T, ns string, funcs *interceptor.Funcs) (stop func
 	}
 	r := &failover.Reconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("irisha-operator"), Clock: clock.RealClock{},
-		Timing: fencing.DefaultTiming(), Metrics: failover.NewMetrics(prometheus.NewRegistry()),
+		Timing: fencing.DefaultTiming(), Metrics: failover.NewMetrics(reg),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
@@ -439,7 +447,8 @@ func setNodeReady(t *testing.T, ctx context.Context, name string, status corev1.
 func TestLeaseExpiryFailsOver(t *testing.T) {
 	ctx := t.Context()
 	ns := newNamespace(t, ctx)
-	startOperator(t, ns, nil)
+	reg := prometheus.NewRegistry()
+	startOperatorWithMetrics(t, ns, nil, reg)
 	f := newFixture(t, ctx, ns, v1alpha1.FailoverLease)
 
 	eventually(t, ctx, "every fencing step", f.fenced)
@@ -449,7 +458,7 @@ func TestLeaseExpiryFailsOver(t *testing.T) {
 		t.Fatalf("status.lastFailover = %+v", rec)
 	}
 	// The operator's clock started no earlier than the renewal it saw.
-	if earliest := f.renewedAt.Add(leaseDuration + fencing.DefaultTiming().SkewMargin); rec.DetectedAt.Time.Before(earliest.Truncate(time.Second)) {
+	if earliest := f.renewedAt.Add(leaseDuration + fencing.DefaultTiming().SkewMargin); rec.DetectedAt.Time.Before(earliest.Truncate(time.Microsecond)) {
 		t.Errorf("declared dead at %s, before the Lease plus margin ran out at %s", rec.DetectedAt.Time, earliest)
 	}
 	if n2 := f.node(ctx, f.node2); n2.Spec.Unschedulable {
@@ -461,6 +470,7 @@ func TestLeaseExpiryFailsOver(t *testing.T) {
 		st := f.instance(ctx).Status
 		return st.LastFailover != nil && st.LastFailover.ReadyAt != nil && st.Failovers == 1 && st.Fencing == v1alpha1.FencingHealthy
 	})
+	checkDurationRecorded(t, f.instance(ctx).Status.LastFailover, reg)
 
 	if !f.cordonedByIrisha(ctx, f.node1) {
 		t.Fatalf("the node was uncordoned before its kubelet renewed its node Lease")
@@ -662,4 +672,33 @@ func TestEveryInstanceOfALostNode(t *testing.T) {
 	if fs[0].node(ctx, node2).Spec.Unschedulable {
 		t.Error("the healthy node was cordoned")
 	}
+}
+
+// checkDurationRecorded: the record's times keep their sub-second part
+// through the API server, and both the record's seconds and the duration
+// histogram are computed from them, not from whole seconds.
+func checkDurationRecorded(t *testing.T, rec *v1alpha1.FailoverRecord, reg *prometheus.Registry) {
+	t.Helper()
+	if rec.DetectedAt.Nanosecond() == 0 && rec.ReadyAt.Nanosecond() == 0 {
+		t.Errorf("detectedAt %s and readyAt %s read back in whole seconds", rec.DetectedAt.Format(time.RFC3339Nano), rec.ReadyAt.Format(time.RFC3339Nano))
+	}
+	took := rec.ReadyAt.Sub(rec.DetectedAt.Time).Seconds()
+	if want := strconv.FormatFloat(took, 'f', 1, 64); rec.Seconds != want {
+		t.Errorf("seconds %q, want %q (readyAt - detectedAt = %.6f s)", rec.Seconds, want, took)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		if mf.GetName() != "irisha_failover_duration_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() != 1 || math.Abs(h.GetSampleSum()-took) > 1e-6 {
+			t.Errorf("duration histogram: %d samples summing to %.6f s, want one of %.6f s", h.GetSampleCount(), h.GetSampleSum(), took)
+		}
+		return
+	}
+	t.Error("no irisha_failover_duration_seconds")
 }

@@ -145,7 +145,7 @@ func TestNodeHistory(t *testing.T) {
 	inst := func(name, node string, created time.Time) *v1alpha1.IrisInstance {
 		i := &v1alpha1.IrisInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, CreationTimestamp: metav1.NewTime(created)}}
 		if node != "" {
-			i.Status.LastFailover = &v1alpha1.FailoverRecord{Node: node, Pod: name + "-a", PodUID: "uid-" + name, DetectedAt: metav1.NewTime(start), ReadyAt: ptr.To(metav1.NewTime(start))}
+			i.Status.LastFailover = &v1alpha1.FailoverRecord{Node: node, Pod: name + "-a", PodUID: "uid-" + name, DetectedAt: metav1.NewMicroTime(start), ReadyAt: ptr.To(metav1.NewMicroTime(start))}
 		}
 		return i
 	}

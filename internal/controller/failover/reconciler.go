@@ -135,7 +135,7 @@ func (r *Reconciler) fence(ctx context.Context, inst *v1alpha1.IrisInstance, w *
 
 func startRecord(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time) {
 	t := d.Target
-	rec := &v1alpha1.FailoverRecord{Reason: t.Reason, Node: t.Node, Pod: t.Pod, PodUID: t.PodUID, DetectedAt: metav1.NewTime(now)}
+	rec := &v1alpha1.FailoverRecord{Reason: t.Reason, Node: t.Node, Pod: t.Pod, PodUID: t.PodUID, DetectedAt: metav1.NewMicroTime(now)}
 	if !t.LeaseRenewTime.IsZero() {
 		rec.LeaseRenewTime = ptrMicro(t.LeaseRenewTime)
 	}
@@ -163,11 +163,11 @@ func progress(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time
 		return
 	}
 	if rec.FencedAt == nil && len(d.Actions) == 0 && (d.Verdict == v1alpha1.FencingFenced || d.Recovered) {
-		rec.FencedAt = ptrTime(now)
+		rec.FencedAt = ptrMicro(now)
 	}
 	switch {
 	case d.Recovered:
-		rec.ReadyAt = ptrTime(now)
+		rec.ReadyAt = ptrMicro(now)
 		rec.Seconds = strconv.FormatFloat(now.Sub(rec.DetectedAt.Time).Seconds(), 'f', 1, 64)
 	case d.Aborted:
 		rec.Abandoned = true
@@ -203,7 +203,5 @@ func (r *Reconciler) updateStatus(ctx context.Context, inst *v1alpha1.IrisInstan
 	*inst = *written
 	return nil
 }
-
-func ptrTime(t time.Time) *metav1.Time { mt := metav1.NewTime(t); return &mt }
 
 func ptrMicro(t time.Time) *metav1.MicroTime { mt := metav1.NewMicroTime(t); return &mt }

@@ -181,8 +181,8 @@ func checkFailover(ctx context.Context, t *testing.T, c *sim.Cluster, cl client.
 		t.Fatalf("status.lastFailover = %+v, want the fencing of %s on %s", rec, old.Name, old.Spec.NodeName)
 	}
 	// The operator declared the pod dead only after the old IRIS had
-	// stopped writing (whole seconds in the status, hence the truncation).
-	if rec.DetectedAt.Time.Before(lastOld.Truncate(time.Second)) {
+	// stopped writing (microseconds in the status, hence the truncation).
+	if rec.DetectedAt.Time.Before(lastOld.Truncate(time.Microsecond)) {
 		t.Errorf("declared dead at %s while the old IRIS still wrote until %s", rec.DetectedAt.Time, lastOld)
 	}
 	node := &corev1.Node{}
