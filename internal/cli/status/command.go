@@ -41,7 +41,7 @@ type Options struct {
 
 	Out   io.Writer
 	Clock clock.PassiveClock
-	// Usage reads the volume's usage; NoVolumeUsage until irisha reports it.
+	// Usage reads the volume's usage.
 	Usage VolumeUsageReader
 	// Client, when set, is used instead of one built from the kubeconfig
 	// (tests).
@@ -50,7 +50,7 @@ type Options struct {
 
 // NewCommand returns `irisha status`.
 func NewCommand(out io.Writer) *cobra.Command {
-	o := &Options{Out: out, Clock: clock.RealClock{}, Usage: NoVolumeUsage{}}
+	o := &Options{Out: out, Clock: clock.RealClock{}, Usage: StatusVolumeUsage{}}
 	cmd := &cobra.Command{
 		Use:   "status INSTANCE",
 		Short: "Show an IrisInstance's health, placement, volume, fencing Lease, last failover, backups and events",

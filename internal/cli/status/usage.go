@@ -24,12 +24,19 @@ type VolumeUsageReader interface {
 	VolumeUsage(ctx context.Context, inst *v1alpha1.IrisInstance, pvc *corev1.PersistentVolumeClaim) (*VolumeUsage, error)
 }
 
-// NoVolumeUsage is the VolumeUsageReader of today: nothing in irisha reports
-// volume usage yet, so status shows it as unknown. Volume usage reporting,
-// when it lands, replaces it in Options.Usage.
-type NoVolumeUsage struct{}
+// StatusVolumeUsage reads the usage the agent measured and the operator
+// recorded in status.volume.
+type StatusVolumeUsage struct{}
 
-// VolumeUsage reads nothing.
-func (NoVolumeUsage) VolumeUsage(context.Context, *v1alpha1.IrisInstance, *corev1.PersistentVolumeClaim) (*VolumeUsage, error) {
-	return nil, nil
+// VolumeUsage reads status.volume.
+func (StatusVolumeUsage) VolumeUsage(_ context.Context, inst *v1alpha1.IrisInstance, _ *corev1.PersistentVolumeClaim) (*VolumeUsage, error) {
+	v := inst.Status.Volume
+	if v == nil || v.CapacityBytes == 0 {
+		return nil, nil
+	}
+	u := &VolumeUsage{UsedBytes: v.UsedBytes, CapacityBytes: v.CapacityBytes, Source: "agent"}
+	if v.MeasuredAt != nil {
+		u.ObservedAt = v.MeasuredAt.Time
+	}
+	return u, nil
 }

@@ -396,7 +396,7 @@ func backups(inst *v1alpha1.IrisInstance, all []v1alpha1.IrisBackup) []BackupVie
 	return out
 }
 
-func timePtr(t *metav1.Time) *time.Time {
+func timePtr(t *metav1.MicroTime) *time.Time {
 	if t == nil {
 		return nil
 	}

@@ -118,8 +118,8 @@ func backup(name, instance string, phase v1alpha1.BackupPhase, created time.Time
 		Status:     v1alpha1.IrisBackupStatus{Phase: phase, Message: msg},
 	}
 	if frozen > 0 {
-		b.Status.FrozenAt = ptr.To(mt(created.Add(2 * time.Second)))
-		b.Status.ThawedAt = ptr.To(mt(created.Add(2*time.Second + frozen)))
+		b.Status.FrozenAt = micro(created.Add(2 * time.Second))
+		b.Status.ThawedAt = micro(created.Add(2*time.Second + frozen))
 	}
 	return b
 }
