@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/irisha/irisha/internal/cli/backup"
 	"github.com/irisha/irisha/internal/cli/render"
 	"github.com/irisha/irisha/internal/cli/sim"
 	"github.com/irisha/irisha/internal/version"
@@ -20,7 +21,7 @@ func NewRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		Short: "Run InterSystems IRIS highly available on Kubernetes without mirroring",
 		Long: `irisha runs one InterSystems IRIS instance highly available on Kubernetes:
 durable %SYS on a replicated volume, fenced failover, consistent backups.
-This CLI renders, installs and inspects it.`,
+This CLI renders, installs and inspects it, and backs it up.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.String(),
@@ -30,6 +31,7 @@ This CLI renders, installs and inspects it.`,
 	root.SetErr(errOut)
 	root.AddCommand(
 		render.NewCommand(in, out),
+		backup.NewCommand(out, errOut),
 		sim.NewCommand(),
 		&cobra.Command{
 			Use:   "version",
