@@ -10,6 +10,7 @@ import (
 
 	"github.com/irisha/irisha/internal/cli/backup"
 	"github.com/irisha/irisha/internal/cli/render"
+	"github.com/irisha/irisha/internal/cli/restore"
 	"github.com/irisha/irisha/internal/cli/sim"
 	"github.com/irisha/irisha/internal/version"
 )
@@ -21,7 +22,8 @@ func NewRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		Short: "Run InterSystems IRIS highly available on Kubernetes without mirroring",
 		Long: `irisha runs one InterSystems IRIS instance highly available on Kubernetes:
 durable %SYS on a replicated volume, fenced failover, consistent backups.
-This CLI renders, installs and inspects it, and backs it up.`,
+This CLI renders, installs and inspects it, and backs it up and
+restores it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.String(),
@@ -32,6 +34,7 @@ This CLI renders, installs and inspects it, and backs it up.`,
 	root.AddCommand(
 		render.NewCommand(in, out),
 		backup.NewCommand(out, errOut),
+		restore.NewCommand(out, errOut),
 		sim.NewCommand(),
 		&cobra.Command{
 			Use:   "version",
