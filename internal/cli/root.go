@@ -10,6 +10,7 @@ import (
 
 	"github.com/irisha/irisha/internal/cli/backup"
 	"github.com/irisha/irisha/internal/cli/render"
+	"github.com/irisha/irisha/internal/cli/resize"
 	"github.com/irisha/irisha/internal/cli/restore"
 	"github.com/irisha/irisha/internal/cli/sim"
 	"github.com/irisha/irisha/internal/version"
@@ -22,8 +23,8 @@ func NewRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		Short: "Run InterSystems IRIS highly available on Kubernetes without mirroring",
 		Long: `irisha runs one InterSystems IRIS instance highly available on Kubernetes:
 durable %SYS on a replicated volume, fenced failover, consistent backups.
-This CLI renders, installs and inspects it, and backs it up and
-restores it.`,
+This CLI renders, installs and inspects it, and backs it up, restores
+and resizes it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.String(),
@@ -35,6 +36,7 @@ restores it.`,
 		render.NewCommand(in, out),
 		backup.NewCommand(out, errOut),
 		restore.NewCommand(out, errOut),
+		resize.NewCommand(out, errOut),
 		sim.NewCommand(),
 		&cobra.Command{
 			Use:   "version",
