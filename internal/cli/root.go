@@ -8,7 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/irisha/irisha/internal/cli/backup"
 	"github.com/irisha/irisha/internal/cli/render"
+	"github.com/irisha/irisha/internal/cli/resize"
+	"github.com/irisha/irisha/internal/cli/restore"
 	"github.com/irisha/irisha/internal/cli/sim"
 	"github.com/irisha/irisha/internal/cli/status"
 	"github.com/irisha/irisha/internal/version"
@@ -21,8 +24,9 @@ func NewRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		Short: "Run InterSystems IRIS highly available on Kubernetes without mirroring",
 		Long: `irisha runs one InterSystems IRIS instance highly available on Kubernetes:
 durable %SYS on a replicated volume, fenced failover, consistent backups.
-This CLI renders, installs and inspects it. Installed on PATH as
-kubectl-irisha, it is also a kubectl plugin: kubectl irisha status iris.`,
+This CLI renders, installs and inspects it, and backs it up, restores and
+resizes it. Installed on PATH as kubectl-irisha, it is also a kubectl
+plugin: kubectl irisha status iris.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.String(),
@@ -32,6 +36,9 @@ kubectl-irisha, it is also a kubectl plugin: kubectl irisha status iris.`,
 	root.SetErr(errOut)
 	root.AddCommand(
 		render.NewCommand(in, out),
+		backup.NewCommand(out, errOut),
+		restore.NewCommand(out, errOut),
+		resize.NewCommand(out, errOut),
 		sim.NewCommand(),
 		status.NewCommand(out),
 		&cobra.Command{
