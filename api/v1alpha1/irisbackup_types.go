@@ -197,6 +197,7 @@ type IrisBackupStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=irisbk,categories=irisha
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="an IrisBackup's name is a label value on its VolumeSnapshot: at most 63 characters"
 // +kubebuilder:selectablefield:JSONPath=`.spec.instanceName`
 // +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.spec.instanceName`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

@@ -87,6 +87,7 @@ const (
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=irissbk,categories=irisha
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 48",message="an IrisScheduledBackup's name and a 15-character time make its backups' names, which are label values: at most 48 characters"
 // +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.spec.template.instanceName`
 // +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
 // +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -56,6 +58,11 @@ func TestScheduleAndRetention(t *testing.T) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "schedule-"}}
 	if err := cl.Create(ctx, ns); err != nil {
 		t.Fatal(err)
+	}
+
+	long := &v1alpha1.IrisBackup{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: strings.Repeat("b", 64)}, Spec: v1alpha1.IrisBackupSpec{InstanceName: "iris"}}
+	if err := cl.Create(ctx, long); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "63 characters") {
+		t.Errorf("a 64-character backup name: %v, want Invalid (its snapshot's label could not hold it)", err)
 	}
 
 	// A backup made by hand, older than all, Completed, with the
