@@ -117,12 +117,16 @@ func TestScheduleAndRetention(t *testing.T) {
 		t.Errorf("the hand-made backup: %v", err)
 	}
 	got := &v1alpha1.IrisScheduledBackup{}
-	if err := cl.Get(ctx, client.ObjectKeyFromObject(sb), got); err != nil {
-		t.Fatal(err)
-	}
-	if got.Status.LastBackupName != latest || got.Status.LastCompletedBackupName != latest || got.Status.NextScheduleTime == nil ||
-		!got.Status.NextScheduleTime.Time.Equal(time.Date(2026, 12, 1, 19, 0, 0, 0, time.UTC)) {
-		t.Errorf("schedule status %+v", got.Status)
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(sb), got); err != nil {
+			return false, err
+		}
+		s := got.Status
+		return s.LastBackupName == latest && s.LastCompletedBackupName == latest && s.NextScheduleTime != nil &&
+			s.NextScheduleTime.Time.Equal(time.Date(2026, 12, 1, 19, 0, 0, 0, time.UTC)), nil
+	})
+	if err != nil {
+		t.Errorf("schedule status %+v: %v", got.Status, err)
 	}
 }
 
