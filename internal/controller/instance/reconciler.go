@@ -35,6 +35,8 @@ type Reconciler struct {
 	Clock clock.PassiveClock
 	// AgentImage is the irisha image injected into IRIS pods.
 	AgentImage string
+	// Metrics may be nil (tests).
+	Metrics *Metrics
 }
 
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch;update;patch
@@ -54,6 +56,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	logger := log.FromContext(ctx)
 	inst := &v1alpha1.IrisInstance{}
 	if err := r.Get(ctx, req.NamespacedName, inst); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !inst.DeletionTimestamp.IsZero() {
@@ -93,6 +98,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.writeStatus(ctx, inst, status); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.Metrics.setReady(inst, meta.IsStatusConditionTrue(status.Conditions, v1alpha1.ConditionReady))
 	logger.V(1).Info("Reconciled", "phase", status.Phase)
 	if obs.problem != nil && (obs.problem.reason == ReasonConflict || obs.problem.reason == ReasonResizeRefused) {
 		// Neither a foreign object nor a StorageClass is watched, so look
