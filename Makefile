@@ -68,7 +68,7 @@ build: ## Build bin/irisha and bin/irisha-manager.
 .PHONY: run
 run: manifests ## Install the CRDs into the current kubeconfig's cluster and run the operator locally.
 	kubectl apply --server-side -f config/crd/bases
-	go run ./cmd/irisha-manager operator
+	go run ./cmd/irisha-manager operator --leader-elect=false --metrics-secure=false --metrics-bind-address=127.0.0.1:8080
 
 ##@ Tools
 
