@@ -39,16 +39,41 @@ type Reconciler struct {
 	Metrics *Metrics
 }
 
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=configmaps;pods,verbs=get;list;watch
+// RBAC: the verbs of the calls this controller makes, no more. Reads go
+// through the manager's cache, which lists and watches: "get" is granted
+// only where something reads past it or hands it on.
+//
+// The instance is only read; its status is written by merge patch
+// (writeStatus). finalizers/update: every owner reference it sets has
+// blockOwnerDeletion, which OpenShift's OwnerReferencesPermissionEnforcement
+// admits only from a user who may update the owner's finalizers.
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=list;watch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=patch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/finalizers,verbs=update
+// The owned objects are created, then updated in place (applyOwned,
+// applyPVC); garbage collection deletes them with the instance, never the
+// operator.
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets;persistentvolumeclaims,verbs=list;watch;create;update
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=list;watch;create;update
+// Unusual: delete on claims, which the operator never deletes. applyPVC
+// owns or releases the claim when spec.storage.deletionPolicy changes, an
+// update of its ownerReferences, and OwnerReferencesPermissionEnforcement
+// admits that only from a user who may delete the object.
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=delete
+// Referenced ConfigMaps are read; the pods are watched for the status.
+// +kubebuilder:rbac:groups="",resources=configmaps;pods,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
+// The fencing Lease is created once (createOnce) and then belongs to the
+// agents.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=list;watch;create
+// Delegated, never used by the operator itself: the agent's Role
+// (resources.AgentRole) grants these, and the API server lets a user create
+// a Role only with the permissions it grants (RBAC escalation check).
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;watch;update
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups,verbs=get;list;watch
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=patch
 
 // Reconcile brings one instance's objects to the state its spec describes. It
 // is a list of guard clauses; each step either carries on or returns.
