@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -81,17 +82,33 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// SetupControllers registers every irisha controller with mgr; with
+// Metrics are irisha's own metrics of the operator.
+type Metrics struct {
+	Instance *instance.Metrics
+	Failover *failover.Metrics
+}
+
+// NewMetrics registers irisha's own metrics of the operator with reg. The
+// operator serves them from controller-runtime's metrics.Registry, beside
+// controller-runtime's, client-go's and the Go runtime's; the monitoring
+// checks (hack/manifests) read their names from a registry of their own.
+func NewMetrics(reg prometheus.Registerer) Metrics {
+	return Metrics{Instance: instance.NewMetrics(reg), Failover: failover.NewMetrics(reg)}
+}
+
+// SetupControllers registers every irisha controller with mgr, and their
+// metrics with controller-runtime's registry (so once per process); with
 // witnessNamespace, the failover controller waits for the node witnesses
 // there.
 func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) error {
+	m := NewMetrics(metrics.Registry)
 	r := &instance.Reconciler{
 		AgentImage: agentImage,
 		Client:     mgr.GetClient(),
 		Scheme:     mgr.GetScheme(),
 		Recorder:   mgr.GetEventRecorder("irisha-operator"),
 		Clock:      clock.RealClock{},
-		Metrics:    instance.NewMetrics(metrics.Registry),
+		Metrics:    m.Instance,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
@@ -101,7 +118,7 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 		Recorder: mgr.GetEventRecorder("irisha-failover"),
 		Clock:    clock.RealClock{},
 		Timing:   fencing.DefaultTiming(),
-		Metrics:  failover.NewMetrics(metrics.Registry),
+		Metrics:  m.Failover,
 	}
 	if witnessNamespace != "" {
 		o := witnesses.NewObserver(mgr, witnessNamespace, f.Timing.SkewMargin, ctrl.Log.WithName("witnesses"))
