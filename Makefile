@@ -85,8 +85,8 @@ test-unit: ## Only the tests that need no control plane.
 	$(MAKE) test-manifests
 
 .PHONY: test-manifests
-test-manifests: ## The manifests' checks (own module): the Helm chart renders dist/install.yaml; dashboard and alert expressions parse and name exported metrics.
-	cd $(MANIFESTS_MOD) && go vet ./... && go test -count=1 ./...
+test-manifests: $(STATICCHECK) ## The manifests' checks (own module): the Helm chart renders dist/install.yaml; dashboard and alert expressions parse and name exported metrics.
+	cd $(MANIFESTS_MOD) && go vet ./... && $(STATICCHECK) ./... && go test -count=1 ./...
 
 ##@ Benchmarks (long; tables go to docs/benchmarks.md)
 

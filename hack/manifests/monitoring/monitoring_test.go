@@ -158,7 +158,7 @@ func TestDashboard(t *testing.T) {
 			continue // told by check
 		}
 		for _, mt := range matchers {
-			if mt.Name == labels.MetricName && !slices.Contains(known[mt.Value], m[2]) && !slices.Contains(targetLabels, m[2]) {
+			if mt.Name == model.MetricNameLabel && !slices.Contains(known[mt.Value], m[2]) && !slices.Contains(targetLabels, m[2]) {
 				t.Errorf("variable %s: %s has no label %s", v.Name, mt.Value, m[2])
 			}
 		}
@@ -302,7 +302,7 @@ func check(expr string, known map[string][]string) []string {
 		}
 		name := vs.Name
 		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 				name = m.Value
 			}
 		}
@@ -320,7 +320,7 @@ func check(expr string, known map[string][]string) []string {
 			return nil
 		}
 		for _, m := range vs.LabelMatchers {
-			if m.Name != labels.MetricName && !slices.Contains(allowed, m.Name) && !slices.Contains(targetLabels, m.Name) {
+			if m.Name != model.MetricNameLabel && !slices.Contains(allowed, m.Name) && !slices.Contains(targetLabels, m.Name) {
 				problems = append(problems, fmt.Sprintf("%s has no label %s (it has %q, and the target's %q)", name, m.Name, allowed, targetLabels))
 			}
 		}
