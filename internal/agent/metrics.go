@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/irisha/irisha/internal/agent/backup"
 	"github.com/irisha/irisha/internal/iris"
@@ -21,6 +22,22 @@ type metrics struct {
 	backup backup.Metrics
 	// wasUp is read and written by concurrent probes.
 	wasUp atomic.Bool
+}
+
+// newRegistry is what the agent serves on /metrics: the Go and process
+// collectors and the agent's own metrics.
+func newRegistry() (*prometheus.Registry, *metrics) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg, newMetrics(reg)
+}
+
+// Registry returns a registry of every metric the agent serves, none of
+// them set: the monitoring checks (hack/manifests) learn from it which
+// names the dashboard and the alerts may use.
+func Registry() *prometheus.Registry {
+	reg, _ := newRegistry()
+	return reg
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/irisha/irisha/dist"
 	"github.com/irisha/irisha/internal/cli/backup"
+	"github.com/irisha/irisha/internal/cli/install"
 	"github.com/irisha/irisha/internal/cli/render"
 	"github.com/irisha/irisha/internal/cli/resize"
 	"github.com/irisha/irisha/internal/cli/restore"
@@ -36,6 +38,8 @@ plugin: kubectl irisha status iris.`,
 	root.SetErr(errOut)
 	root.AddCommand(
 		render.NewCommand(in, out),
+		install.NewInstallCommand(dist.Objects, out, errOut),
+		install.NewUninstallCommand(dist.Objects, out, errOut),
 		backup.NewCommand(out, errOut),
 		restore.NewCommand(out, errOut),
 		resize.NewCommand(out, errOut),

@@ -1,5 +1,6 @@
 // Package operator wires the controllers into a controller-runtime manager:
-// scheme, leader election, metrics and health endpoints.
+// scheme, cache scope, leader election, the secured metrics endpoint and the
+// health probes.
 package operator
 
 import (
@@ -7,14 +8,15 @@ import (
 	"fmt"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
-	"github.com/spf13/cobra"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/controller/backup"
@@ -22,17 +24,43 @@ import (
 	"github.com/irisha/irisha/internal/controller/instance"
 	"github.com/irisha/irisha/internal/controller/witnesses"
 	"github.com/irisha/irisha/internal/fencing"
-	"github.com/irisha/irisha/internal/logging"
 	"github.com/irisha/irisha/internal/version"
 )
 
+// LeaderElectionID names the Lease the operator replicas elect their
+// leader on, in the leader-election namespace.
+const LeaderElectionID = "irisha-operator.irisha.dev"
+
 // Options of the operator process.
 type Options struct {
-	MetricsAddr             string
-	ProbeAddr               string
-	LeaderElect             bool
+	// MetricsAddr is where /metrics is served; "0" disables it.
+	MetricsAddr string
+	// MetricsSecure serves /metrics over HTTPS, each scrape authenticated
+	// (TokenReview) and authorized (SubjectAccessReview, get on the
+	// non-resource URL /metrics) by the API server. Off only for local
+	// runs: the endpoint then answers anyone who reaches it.
+	MetricsSecure bool
+	// MetricsCertDir holds tls.crt and tls.key for the metrics endpoint,
+	// reloaded when they change (cert-manager rotation); empty or missing
+	// files: a self-signed certificate made at start.
+	MetricsCertDir string
+	// EnableHTTP2 lets the metrics endpoint speak HTTP/2. Off by default,
+	// as in kubebuilder's scaffold: HTTP/2 rapid reset and stream
+	// cancellation attacks (CVE-2023-44487, CVE-2023-39325) reach any
+	// HTTP/2 server, and a scrape gains nothing from it.
+	EnableHTTP2 bool
+	ProbeAddr   string
+	LeaderElect bool
+	// LeaderElectionNamespace holds the leader Lease; empty: the pod's own
+	// namespace (the operator must then run in a pod).
 	LeaderElectionNamespace string
-	AgentImage              string
+	// WatchNamespaces limits the namespaced objects the operator caches
+	// and reconciles to these namespaces; empty: all. Cluster-scoped
+	// objects (Nodes, PersistentVolumes, VolumeAttachments) are watched
+	// either way, and cacheOptions adds the namespaces the failover
+	// controller reads outside the instances' own.
+	WatchNamespaces []string
+	AgentImage      string
 	// KubeAPIQPS and KubeAPIBurst bound the operator's requests. A node
 	// loss fails over every instance on the node at once, a handful of
 	// writes each: controller-runtime's defaults (20/30) would queue a node with 30
@@ -59,17 +87,34 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// SetupControllers registers every irisha controller with mgr; with
+// Metrics are irisha's own metrics of the operator.
+type Metrics struct {
+	Instance *instance.Metrics
+	Failover *failover.Metrics
+	Backup   *backup.Metrics
+}
+
+// NewMetrics registers irisha's own metrics of the operator with reg. The
+// operator serves them from controller-runtime's metrics.Registry, beside
+// controller-runtime's, client-go's and the Go runtime's; the monitoring
+// checks (hack/manifests) read their names from a registry of their own.
+func NewMetrics(reg prometheus.Registerer) Metrics {
+	return Metrics{Instance: instance.NewMetrics(reg), Failover: failover.NewMetrics(reg), Backup: backup.NewMetrics(reg)}
+}
+
+// SetupControllers registers every irisha controller with mgr, and their
+// metrics with controller-runtime's registry (so once per process); with
 // witnessNamespace, the failover controller waits for the node witnesses
 // there.
 func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) error {
+	m := NewMetrics(metrics.Registry)
 	r := &instance.Reconciler{
-		AgentImage:  agentImage,
-		Client:      mgr.GetClient(),
-		Scheme:      mgr.GetScheme(),
-		Recorder:    mgr.GetEventRecorder("irisha-operator"),
-		Clock:       clock.RealClock{},
-		VolumeUsage: instance.NewVolumeUsageGauge(metrics.Registry),
+		AgentImage: agentImage,
+		Client:     mgr.GetClient(),
+		Scheme:     mgr.GetScheme(),
+		Recorder:   mgr.GetEventRecorder("irisha-operator"),
+		Clock:      clock.RealClock{},
+		Metrics:    m.Instance,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
@@ -79,7 +124,7 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 		Recorder: mgr.GetEventRecorder("irisha-failover"),
 		Clock:    clock.RealClock{},
 		Timing:   fencing.DefaultTiming(),
-		Metrics:  failover.NewMetrics(metrics.Registry),
+		Metrics:  m.Failover,
 	}
 	if witnessNamespace != "" {
 		o := witnesses.NewObserver(mgr, witnessNamespace, f.Timing.SkewMargin, ctrl.Log.WithName("witnesses"))
@@ -100,10 +145,10 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 	if err := n.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the failover controller's node pass: %w", err)
 	}
-	return setupBackups(mgr)
+	return setupBackups(mgr, m.Backup)
 }
 
-func setupBackups(mgr ctrl.Manager) error {
+func setupBackups(mgr ctrl.Manager, m *backup.Metrics) error {
 	served, err := backup.SnapshotAPIServed(mgr.GetRESTMapper())
 	if err != nil {
 		return err
@@ -111,7 +156,6 @@ func setupBackups(mgr ctrl.Manager) error {
 	if !served {
 		ctrl.Log.Info("This cluster serves no VolumeSnapshot API: IrisBackups will fail until the external-snapshotter CRDs are installed and the operator restarted")
 	}
-	m := backup.NewMetrics(metrics.Registry)
 	b := &backup.Reconciler{
 		Client:        mgr.GetClient(),
 		Scheme:        mgr.GetScheme(),
@@ -130,73 +174,60 @@ func setupBackups(mgr ctrl.Manager) error {
 	return nil
 }
 
-// Run starts the manager and blocks until ctx is done.
-func Run(ctx context.Context, opts Options) error {
+// NewManager builds the operator's manager on cfg, with every controller
+// and the health checks registered; Start runs it.
+func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	scheme, err := NewScheme()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return fmt.Errorf("loading kubeconfig: %w", err)
-	}
+	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
 	// Its own name in the API server's audit log and metrics: the agents
 	// run the same binary.
 	cfg.UserAgent = "irisha-operator/" + version.Version
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Cache:                   cacheOptions(opts),
+		Metrics:                 metricsServerOptions(opts),
 		HealthProbeBindAddress:  opts.ProbeAddr,
 		LeaderElection:          opts.LeaderElect,
-		LeaderElectionID:        "irisha-operator.irisha.dev",
+		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		// A new leader must not act while the old one may still write.
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
-		return fmt.Errorf("creating the manager: %w", err)
+		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
 	if err := SetupControllers(mgr, opts.AgentImage, opts.WitnessNamespace); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr.GetCache())); err != nil {
+		return nil, fmt.Errorf("adding the readiness check: %w", err)
+	}
+	return mgr, nil
+}
+
+// Run starts the operator on the kubeconfig's cluster (or the in-cluster
+// config) and blocks until ctx is done.
+func Run(ctx context.Context, opts Options) error {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	mgr, err := NewManager(cfg, opts)
+	if err != nil {
 		return err
 	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return fmt.Errorf("adding the health check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return fmt.Errorf("adding the readiness check: %w", err)
+	if !opts.MetricsSecure && opts.MetricsAddr != "0" {
+		ctrl.Log.Info("Serving metrics over plain HTTP to anyone who reaches it (--metrics-secure=false): for local runs only", "address", opts.MetricsAddr)
 	}
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running the manager: %w", err)
 	}
 	return nil
-}
-
-// NewCommand is `irisha-manager operator`.
-func NewCommand() *cobra.Command {
-	opts := Options{}
-	var logOpts *logging.Options
-	cmd := &cobra.Command{
-		Use:   "operator",
-		Short: "Run the irisha operator (IrisInstance controller)",
-		Long: `Run the irisha operator against the cluster of the current kubeconfig
-(or the in-cluster config). It reconciles IrisInstances into a PVC, a merge
-Secret, a ServiceAccount, a Deployment and a Service.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctrl.SetLogger(logOpts.Logger())
-			return Run(cmd.Context(), opts)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
-	f.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
-	f.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader so that only one operator replica acts at a time")
-	f.StringVar(&opts.AgentImage, "agent-image", version.DefaultImage(), "irisha image whose irisha-manager becomes PID 1 of IRIS pods")
-	f.Float32Var(&opts.KubeAPIQPS, "kube-api-qps", 100, "requests per second to the API server, sustained")
-	f.IntVar(&opts.KubeAPIBurst, "kube-api-burst", 200, "requests to the API server in a burst (a node loss fails over all its instances at once)")
-	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's namespace)")
-	f.StringVar(&opts.WitnessNamespace, "witness-namespace", "", "namespace of the node witnesses' records (irisha-manager witness): with it, a failover waits until a majority of them reach the API server, and agents ride out control-plane outages on their word; empty: no witnesses")
-	logOpts = logging.AddFlags(f)
-	return cmd
 }

@@ -53,6 +53,9 @@ func Witnesses(namespace, image string) WitnessObjects {
 			ObjectMeta: meta,
 			Spec: appsv1.DaemonSetSpec{
 				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": WitnessName}},
+				// One node's witness replaced at a time (maxUnavailable
+				// 1): an update never takes the majority away.
+				UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType},
 				Template: corev1.PodTemplateSpec{
 					ObjectMeta: metav1.ObjectMeta{Labels: labels},
 					Spec: corev1.PodSpec{
@@ -64,9 +67,10 @@ func Witnesses(namespace, image string) WitnessObjects {
 						PriorityClassName: "system-node-critical",
 						SecurityContext:   &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 						Containers: []corev1.Container{{
-							Name:    "witness",
-							Image:   image,
-							Command: []string{AgentImageBinary, "witness", "--listen-address", ":" + strconv.Itoa(WitnessPort)},
+							Name:            "witness",
+							Image:           image,
+							ImagePullPolicy: corev1.PullIfNotPresent,
+							Command:         []string{AgentImageBinary, "witness", "--listen-address", ":" + strconv.Itoa(WitnessPort)},
 							Env: []corev1.EnvVar{
 								field("NODE_NAME", "spec.nodeName"), field("HOST_IP", "status.hostIP"),
 								field("POD_NAME", "metadata.name"), field("POD_NAMESPACE", "metadata.namespace"),

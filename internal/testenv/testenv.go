@@ -15,10 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -31,7 +34,22 @@ type Options struct {
 	// Controllers of kube-controller-manager to run, e.g. garbagecollector,
 	// deployment, replicaset. None when empty.
 	Controllers []string
+	// AdmissionPlugins are enabled on top of kube-apiserver's defaults,
+	// e.g. OwnerReferencesPermissionEnforcement, which OpenShift runs.
+	AdmissionPlugins []string
+	// AuditLog has the API server log every request's metadata to
+	// Env.AuditLogPath, so that a test can see who was refused what.
+	AuditLog bool
 }
+
+// auditPolicy records every request at the Metadata level: user, verb,
+// resource and response code, no bodies.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+`
 
 // Env is a running control plane.
 type Env struct {
@@ -66,12 +84,16 @@ func Start(opts Options) (*Env, error) {
 		BinaryAssetsDirectory: bins,
 		Scheme:                scheme,
 	}}
-	if e.Config, err = e.env.Start(); err != nil {
-		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
-	}
 	if e.dir, err = os.MkdirTemp("", "irisha-testenv-"); err != nil {
-		e.Stop()
 		return nil, fmt.Errorf("creating the work directory: %w", err)
+	}
+	if err := e.configureAPIServer(opts); err != nil {
+		_ = os.RemoveAll(e.dir)
+		return nil, err
+	}
+	if e.Config, err = e.env.Start(); err != nil {
+		_ = os.RemoveAll(e.dir)
+		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
 	}
 	if e.Client, err = client.New(e.Config, client.Options{Scheme: scheme}); err != nil {
 		e.Stop()
@@ -99,6 +121,46 @@ func Start(opts Options) (*Env, error) {
 		}
 	}
 	return e, nil
+}
+
+// configureAPIServer adds the options' flags to kube-apiserver's.
+func (e *Env) configureAPIServer(opts Options) error {
+	args := e.env.ControlPlane.GetAPIServer().Configure()
+	if len(opts.AdmissionPlugins) > 0 {
+		args.Append("enable-admission-plugins", strings.Join(opts.AdmissionPlugins, ","))
+	}
+	if opts.AuditLog {
+		policy := filepath.Join(e.dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return fmt.Errorf("writing the audit policy: %w", err)
+		}
+		args.Set("audit-policy-file", policy).Set("audit-log-path", e.AuditLogPath())
+	}
+	return nil
+}
+
+// AuditLogPath is where the API server writes its audit log (one JSON
+// audit.k8s.io/v1 Event a line) when Options.AuditLog is set.
+func (e *Env) AuditLogPath() string { return filepath.Join(e.dir, "audit.log") }
+
+// ServiceAccountToken returns a token of the ServiceAccount, created if
+// missing, as the kubelet would mount it into a pod.
+func (e *Env) ServiceAccountToken(ctx context.Context, namespace, name string) (string, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	if err := e.Client.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("creating ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}
+	if err := e.Client.SubResource("token").Create(ctx, sa, req); err != nil {
+		return "", fmt.Errorf("requesting a token of ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	return req.Status.Token, nil
+}
+
+// ConfigWithToken is the API server's address and CA with a bearer token,
+// e.g. one of ServiceAccountToken: what a pod's in-cluster config is.
+func (e *Env) ConfigWithToken(token string) *rest.Config {
+	return &rest.Config{Host: e.Config.Host, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: e.Config.CAData}}
 }
 
 // startControllerManager runs the upstream kube-controller-manager with only

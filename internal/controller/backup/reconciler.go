@@ -39,12 +39,17 @@ type Reconciler struct {
 	NoSnapshotAPI bool
 }
 
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups,verbs=get;list;watch
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=get;update;patch
+// Cached reads need list and watch; status is patched; a snapshot is
+// created, its owner reference patched (deletion policy), and deleted when
+// its backup failed.
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups,verbs=list;watch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=patch
+// OwnerReferencesPermissionEnforcement (OpenShift): a snapshot owned with
+// blockOwnerDeletion needs update on its owner's finalizers.
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/finalizers,verbs=update
-// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshots,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshotclasses;volumesnapshotcontents,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshots,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=snapshot.storage.k8s.io,resources=volumesnapshotclasses;volumesnapshotcontents,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=list;watch
 
 // Reconcile moves one backup on by at most one step.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

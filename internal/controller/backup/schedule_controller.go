@@ -29,8 +29,8 @@ type ScheduleReconciler struct {
 	Clock    clock.Clock
 }
 
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisscheduledbackups,verbs=get;list;watch
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisscheduledbackups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisscheduledbackups,verbs=list;watch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisscheduledbackups/status,verbs=patch
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups,verbs=create;delete
 
 // Reconcile takes the backup that is due, if any, deletes what retention

@@ -40,7 +40,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if !r.NoSnapshotAPI {
 		// Snapshots kept under the Retain policy are not owned: find them
 		// by their label.
-		b = b.Watches(&snapshotv1.VolumeSnapshot{}, handler.EnqueueRequestsFromMapFunc(snapshotToBackup))
+		b = b.Watches(&snapshotv1.VolumeSnapshot{}, handler.EnqueueRequestsFromMapFunc(snapshotToBackup)).
+			// The cut time is read from the content: its update wakes the
+			// backup at once (its snapshot is named after the backup).
+			Watches(&snapshotv1.VolumeSnapshotContent{}, handler.EnqueueRequestsFromMapFunc(contentToBackup))
 	}
 	return b.Complete(r)
 }
@@ -51,4 +54,13 @@ func snapshotToBackup(_ context.Context, o client.Object) []reconcile.Request {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+func contentToBackup(_ context.Context, o client.Object) []reconcile.Request {
+	c, ok := o.(*snapshotv1.VolumeSnapshotContent)
+	if !ok || c.Spec.VolumeSnapshotRef.Name == "" {
+		return nil
+	}
+	ref := c.Spec.VolumeSnapshotRef
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}}}
 }

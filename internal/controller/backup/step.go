@@ -23,6 +23,9 @@ const (
 	// the agent thaws IRIS on its own at the deadline whether or not it
 	// can report it.
 	thawAnswer = 30 * time.Second
+	// contentRecheck is how soon a snapshot that is cut, but whose content
+	// the operator has not read yet, is looked at again.
+	contentRecheck = 100 * time.Millisecond
 	// waitForTurn is how often a backup queued behind another backup of
 	// the same instance looks again.
 	waitForTurn = 2 * time.Second
@@ -161,8 +164,13 @@ func snapshotting(f facts, s *v1alpha1.IrisBackupStatus) step {
 		fail(s, f.now, v1alpha1.BackupReasonSnapshotFailed, "VolumeSnapshot %s failed: %s", vs.Name, msg)
 		return step{}
 	}
-	if vs.Status == nil || vs.Status.CreationTime == nil || vs.Status.BoundVolumeSnapshotContentName == nil || f.cutAt.IsZero() {
+	if vs.Status == nil || vs.Status.CreationTime == nil || vs.Status.BoundVolumeSnapshotContentName == nil {
 		return step{}
+	}
+	if f.cutAt.IsZero() {
+		// Cut, but the content is not in the cache yet: look again soon,
+		// IRIS is frozen meanwhile.
+		return step{requeueAfter: contentRecheck}
 	}
 	s.SnapshotCreatedAt = micro(f.cutAt)
 	if f.backup.Spec.IsOnline() {

@@ -109,8 +109,8 @@ func TestThawOnlyAfterTheCut(t *testing.T) {
 		}
 	}
 	f.snapshot = cut(false)
-	if st := next(f); st.status.Phase != v1alpha1.BackupSnapshotting {
-		t.Errorf("cut, but its content not read yet: phase %s, want Snapshotting", st.status.Phase)
+	if st := next(f); st.status.Phase != v1alpha1.BackupSnapshotting || st.requeueAfter == 0 {
+		t.Errorf("cut, but its content not read yet: phase %s requeue %s, want Snapshotting and a look again soon", st.status.Phase, st.requeueAfter)
 	}
 	f.cutAt = t0.Add(-100 * time.Millisecond)
 	st := next(f)

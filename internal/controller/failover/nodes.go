@@ -50,10 +50,12 @@ type NodeReconciler struct {
 	seen *leaseClock
 }
 
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// RBAC: cached reads, and the node steps of the failover controller
+// (patch, and get after a lost race).
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the node pass, its indexes and its watches:

@@ -55,15 +55,26 @@ type WitnessJudge interface {
 	ReadsSince() time.Time
 }
 
+// RBAC: the verbs of the calls this controller makes. Reads go through the
+// cache (list, watch); "get" only where patchFresh or patchVolumesInUse
+// read past it after a lost write race.
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=patch
+// The fencing steps: force-delete the dead pod, delete its volume's
+// attachment, cordon and taint the node (patch), and clear the fencing
+// Lease (update, with a resourceVersion precondition).
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch;delete
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
+// Unusual: rewriting a node's status.volumesInUse, which is the kubelet's.
+// releaseVolume does it for a node whose kubelet is dead, once the Lease
+// proves IRIS stopped, so that the attach/detach controller detaches the
+// volume at once instead of after its 6-minute wait.
 // +kubebuilder:rbac:groups="",resources=nodes/status,verbs=patch
-// +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
-// +kubebuilder:rbac:groups=storage.k8s.io,resources=volumeattachments,verbs=get;list;watch;delete
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups="",resources=persistentvolumes;persistentvolumeclaims,verbs=list;watch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=volumeattachments,verbs=list;watch;delete
+// Fencing Leases in the instances' namespaces; node Leases in
+// kube-node-lease, read to see that a node is back.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=list;watch;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile judges one instance and takes the next fencing steps.

@@ -203,6 +203,9 @@ func TestExamplesDeployEverything(t *testing.T) {
 			if got.Status.Pod == "" || got.Status.PVC != inst.Name+"-data" || got.Status.Phase != v1alpha1.PhasePending || got.Status.ObservedGeneration != got.Generation {
 				t.Errorf("status = %+v", got.Status)
 			}
+			if v, ok, err := readyMetric(ns, inst.Name); err != nil || !ok || v != 0 {
+				t.Errorf("irisha_instance_ready = %v (exported %v, %v), want 0 for an instance that is not Ready", v, ok, err)
+			}
 		})
 	}
 }
@@ -481,12 +484,20 @@ func TestDeletion(t *testing.T) {
 			}
 			eventually(t, ctx, "the Deployment", exists(ns, "iris", &appsv1.Deployment{}))
 			eventually(t, ctx, "the PVC", exists(ns, "iris-data", &corev1.PersistentVolumeClaim{}))
+			eventually(t, ctx, "the instance's irisha_instance_ready series", func(context.Context) (bool, error) {
+				_, ok, err := readyMetric(ns, "iris")
+				return ok, err
+			})
 			if err := env.Client.Delete(ctx, inst, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
 				t.Fatal(err)
 			}
 			eventually(t, ctx, "the garbage collector to delete the Deployment", func(ctx context.Context) (bool, error) {
 				err := get(ctx, ns, "iris", &appsv1.Deployment{})
 				return apierrors.IsNotFound(err), nil
+			})
+			eventually(t, ctx, "the instance's irisha_instance_ready series to go", func(context.Context) (bool, error) {
+				_, ok, err := readyMetric(ns, "iris")
+				return !ok, err
 			})
 			pvc := &corev1.PersistentVolumeClaim{}
 			if tc.keepsPVC {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,30 +35,45 @@ type Reconciler struct {
 	Clock clock.PassiveClock
 	// AgentImage is the irisha image injected into IRIS pods.
 	AgentImage string
-	// VolumeUsage, if set, is the gauge of each instance's volume usage.
-	VolumeUsage *prometheus.GaugeVec
+	// Metrics may be nil (tests).
+	Metrics *Metrics
 }
 
-// NewVolumeUsageGauge registers irisha_volume_usage_ratio with reg.
-func NewVolumeUsageGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "irisha_volume_usage_ratio",
-		Help: "Part of the instance's data volume in use (0 to 1), as its agent last measured it.",
-	}, []string{"namespace", "instance"})
-	reg.MustRegister(g)
-	return g
-}
-
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=configmaps;pods,verbs=get;list;watch
+// RBAC: the verbs of the calls this controller makes, no more. Reads go
+// through the manager's cache, which lists and watches: "get" is granted
+// only where something reads past it or hands it on.
+//
+// The instance is only read; its status is written by merge patch
+// (writeStatus). finalizers/update: every owner reference it sets has
+// blockOwnerDeletion, which OpenShift's OwnerReferencesPermissionEnforcement
+// admits only from a user who may update the owner's finalizers.
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=list;watch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=patch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/finalizers,verbs=update
+// The owned objects are created, then updated in place (applyOwned,
+// applyPVC); garbage collection deletes them with the instance, never the
+// operator.
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets;persistentvolumeclaims,verbs=list;watch;create;update
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=list;watch;create;update
+// Unusual: delete on claims, which the operator never deletes. applyPVC
+// owns or releases the claim when spec.storage.deletionPolicy changes, an
+// update of its ownerReferences, and OwnerReferencesPermissionEnforcement
+// admits that only from a user who may delete the object.
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=delete
+// Referenced ConfigMaps are read; the pods are watched for the status.
+// +kubebuilder:rbac:groups="",resources=configmaps;pods,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update
+// The fencing Lease is created once (createOnce) and then belongs to the
+// agents.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=list;watch;create
+// Delegated, never used by the operator itself: the agent's Role
+// (resources.AgentRole) grants these, and the API server lets a user create
+// a Role only with the permissions it grants (RBAC escalation check).
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;watch;update
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups,verbs=get;list;watch
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisbackups/status,verbs=patch
 
 // Reconcile brings one instance's objects to the state its spec describes. It
 // is a list of guard clauses; each step either carries on or returns.
@@ -67,6 +81,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	logger := log.FromContext(ctx)
 	inst := &v1alpha1.IrisInstance{}
 	if err := r.Get(ctx, req.NamespacedName, inst); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !inst.DeletionTimestamp.IsZero() {
@@ -127,8 +144,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	r.announceGrowth(inst, plan)
-	if u := growth.usage; u != nil && r.VolumeUsage != nil {
-		r.VolumeUsage.WithLabelValues(inst.Namespace, inst.Name).Set(u.Ratio())
+	r.Metrics.setReady(inst, meta.IsStatusConditionTrue(status.Conditions, v1alpha1.ConditionReady))
+	if u := growth.usage; u != nil {
+		r.Metrics.setUsage(inst, u.Ratio())
 	}
 	logger.V(1).Info("Reconciled", "phase", status.Phase)
 	if obs.problem != nil && (obs.problem.reason == ReasonConflict || obs.problem.reason == ReasonResizeRefused) {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -29,6 +30,8 @@ import (
 var (
 	env      *testenv.Env
 	recorder events.EventRecorder
+	// metrics is the registry of the manager's reconciler's metrics.
+	metrics = prometheus.NewRegistry()
 )
 
 func TestMain(m *testing.M) {
@@ -59,7 +62,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	recorder = mgr.GetEventRecorder("irisha-operator")
-	r := &instance.Reconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder, Clock: clock.RealClock{}, AgentImage: "ghcr.io/irisha/irisha:test"}
+	r := &instance.Reconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder, Clock: clock.RealClock{}, AgentImage: "ghcr.io/irisha/irisha:test",
+		Metrics: instance.NewMetrics(metrics)}
 	if err := r.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "setting up the controller:", err)
 		return 1
@@ -82,6 +86,30 @@ func zapLevel() zapcore.Level {
 		return zapcore.DebugLevel
 	}
 	return zapcore.ErrorLevel
+}
+
+// readyMetric is the instance's irisha_instance_ready series; ok is false
+// when there is none.
+func readyMetric(namespace, name string) (value float64, ok bool, err error) {
+	families, err := metrics.Gather()
+	if err != nil {
+		return 0, false, err
+	}
+	for _, f := range families {
+		if f.GetName() != "irisha_instance_ready" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == namespace && labels["instance"] == name {
+				return m.GetGauge().GetValue(), true, nil
+			}
+		}
+	}
+	return 0, false, nil
 }
 
 // writeCounter counts the writes a client sends to the API server.

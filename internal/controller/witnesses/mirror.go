@@ -28,10 +28,13 @@ type MirrorReconciler struct {
 	Observer *Observer
 }
 
-// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+// RBAC: the mirrors and the membership ConfigMap are written with
+// CreateOrUpdate, which reads from the cache; the witness records are
+// listed past it (Observer.read).
+// +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=list;watch;create;update
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=list;watch
 
 // SetupWithManager watches the instances and the observer's changes.
 func (r *MirrorReconciler) SetupWithManager(mgr ctrl.Manager) error {

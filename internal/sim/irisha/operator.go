@@ -99,6 +99,9 @@ func (o *Operator) Start(ctx context.Context) error {
 	}
 	if o.opts.LeaderElect {
 		args = append(args, "--leader-elect", "--leader-election-namespace", o.opts.LeaderElectionNamespace)
+	} else {
+		// The operator elects a leader unless told not to.
+		args = append(args, "--leader-elect=false")
 	}
 	args = append(args, o.opts.Args...)
 	kubeconfig, err := o.c.ClientKubeconfig("operator")
