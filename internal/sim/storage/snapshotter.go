@@ -39,6 +39,9 @@ func (s *Store) setupSnapshotter(mgr ctrl.Manager) error {
 	}
 	err = ctrl.NewControllerManagedBy(mgr).Named("sim-csi-snapshotter").
 		For(&snapshotv1.VolumeSnapshotContent{}).
+		// A deleted snapshot's content must hear of it, to be deleted with
+		// its data (deletionPolicy Delete): nothing else changes it then.
+		Watches(&snapshotv1.VolumeSnapshot{}, handler.EnqueueRequestsFromMapFunc(snapshotToContent)).
 		Complete(reconcile.Func(sn.reconcileContent))
 	if err != nil {
 		return fmt.Errorf("setting up the CSI snapshotter: %w", err)
@@ -53,6 +56,20 @@ func contentToSnapshot(_ context.Context, o client.Object) []ctrl.Request {
 	}
 	ref := c.Spec.VolumeSnapshotRef
 	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}}}
+}
+
+// snapshotToContent is the content a snapshot is bound to, or the one it
+// gets (dynamic contents are named after their snapshot's UID).
+func snapshotToContent(_ context.Context, o client.Object) []ctrl.Request {
+	vs, ok := o.(*snapshotv1.VolumeSnapshot)
+	if !ok {
+		return nil
+	}
+	name := contentName(vs)
+	if vs.Status != nil && vs.Status.BoundVolumeSnapshotContentName != nil {
+		name = *vs.Status.BoundVolumeSnapshotContentName
+	}
+	return []ctrl.Request{{NamespacedName: client.ObjectKey{Name: name}}}
 }
 
 func contentName(vs *snapshotv1.VolumeSnapshot) string { return "snapcontent-" + string(vs.UID) }
