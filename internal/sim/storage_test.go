@@ -36,6 +36,7 @@ func poll(ctx context.Context, t *testing.T, what string, cond func() (bool, err
 func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 	timings := sim.FastTimings()
 	timings.SnapshotReadyDelay = time.Second
+	timings.SnapshotCutDelay = 300 * time.Millisecond
 	c := startCluster(t, sim.Options{Nodes: 2, Timings: timings})
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -46,7 +47,8 @@ func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Snapshot: creationTime (the cut) is reported before readyToUse.
+	// Snapshot: cut after the cut delay; creationTime (the cut) is
+	// reported before readyToUse.
 	vs := &snapshotv1.VolumeSnapshot{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ref", Name: "snap"},
 		Spec: snapshotv1.VolumeSnapshotSpec{
@@ -54,6 +56,7 @@ func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 			Source:                  snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr(reference.PVC)},
 		},
 	}
+	asked := time.Now()
 	if err := cl.Create(ctx, vs); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +106,9 @@ func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 	content := &snapshotv1.VolumeSnapshotContent{}
 	if err := cl.Get(ctx, client.ObjectKey{Name: *vs.Status.BoundVolumeSnapshotContentName}, content); err != nil {
 		t.Fatal(err)
+	}
+	if cut := time.Unix(0, *content.Status.CreationTime); cut.Sub(asked) < timings.SnapshotCutDelay {
+		t.Errorf("cut %s after the snapshot was created, before the cut delay %s", cut.Sub(asked), timings.SnapshotCutDelay)
 	}
 	copyDir := c.SnapshotDir(*content.Status.SnapshotHandle)
 	if err := cl.Delete(ctx, vs); err != nil {

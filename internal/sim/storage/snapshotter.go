@@ -191,6 +191,9 @@ func (sn *snapshotter) reconcileContent(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil
 	}
 	if gone, err := sn.snapshotGone(ctx, content); err != nil || gone {
+		if gone {
+			sn.cutWait(content.UID, true)
+		}
 		return ctrl.Result{}, err
 	}
 	handle := "snap-" + string(content.UID)
@@ -210,7 +213,12 @@ func (sn *snapshotter) reconcileContent(ctx context.Context, req ctrl.Request) (
 			if err := sn.c.Status().Patch(ctx, content, patch); err != nil {
 				return ctrl.Result{}, fmt.Errorf("recording the failed cut of %s: %w", content.Name, err)
 			}
+			sn.cutWait(content.UID, true)
 			return ctrl.Result{}, nil
+		}
+		// The driver's CreateSnapshot takes its time before it cuts.
+		if wait := sn.cutWait(content.UID, false); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
 		}
 		pv := &corev1.PersistentVolume{}
 		if err := sn.c.Get(ctx, client.ObjectKey{Name: *content.Spec.Source.VolumeHandle}, pv); err != nil {
@@ -232,6 +240,7 @@ func (sn *snapshotter) reconcileContent(ctx context.Context, req ctrl.Request) (
 		if err := sn.c.Status().Patch(ctx, content, patch); err != nil {
 			return ctrl.Result{}, fmt.Errorf("recording the cut of %s: %w", content.Name, err)
 		}
+		sn.cutWait(content.UID, true)
 		return ctrl.Result{RequeueAfter: max(sn.cfg.SnapshotReadyDelay, time.Millisecond)}, nil
 	}
 	if content.Status.ReadyToUse != nil && *content.Status.ReadyToUse {
