@@ -1,7 +1,8 @@
 // Command backup is the backup benchmark. In one simulated cluster
 // (Kubernetes' default timings; a snapshotter that takes -ready-delay
 // between a snapshot's creationTime and readyToUse, as Longhorn's bak type
-// uploads meanwhile) it takes -runs irisha backups (IrisBackup objects of an
+// uploads meanwhile, and cuts -cut-delay after the snapshot's content
+// appears, at once by default) it takes -runs irisha backups (IrisBackup objects of an
 // IrisInstance, driven by the real operator and agent over the fake IRIS)
 // and -runs backups by the reference article's script (ExternalFreeze,
 // kubectl apply of its VolumeSnapshot, ExternalThaw at once, against the
@@ -9,7 +10,7 @@
 // window, the time to a usable snapshot, the snapshots cut while IRIS was
 // thawed and the freezes left frozen, as a Markdown table.
 //
-//	go run ./bench/backup [-runs 50] [-ready-delay 3s] [-json-file FILE] [-v]
+//	go run ./bench/backup [-runs 50] [-ready-delay 3s] [-cut-delay 0] [-json-file FILE] [-v]
 package main
 
 import (
@@ -44,6 +45,7 @@ func main() {
 type options struct {
 	runs       int
 	readyDelay time.Duration
+	cutDelay   time.Duration
 	timeout    time.Duration
 	workDir    string
 	keep       bool
@@ -53,14 +55,15 @@ func run() error {
 	var o options
 	flag.IntVar(&o.runs, "runs", 50, "backups per setup (irisha and the reference's script), alternated")
 	flag.DurationVar(&o.readyDelay, "ready-delay", 3*time.Second, "the snapshotter's time between a snapshot's creationTime and readyToUse (Longhorn's bak uploads meanwhile)")
+	flag.DurationVar(&o.cutDelay, "cut-delay", 0, "the snapshotter's time between a snapshot's content appearing and its cut (the CSI driver's CreateSnapshot); 0 cuts at once (control-plane time)")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up on one backup after this")
 	flag.StringVar(&o.workDir, "workdir", "", "parent of the cluster's work directory (default the system's temp dir)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the cluster's work directory (logs of every process) after the run")
 	jsonFile := flag.String("json-file", "", "also write every run and the summaries as JSON to this file")
 	verbose := flag.Bool("v", false, "also log the simulated cluster's own messages to stderr (progress is always there)")
 	flag.Parse()
-	if o.runs < 1 || o.readyDelay < 0 || o.timeout <= 0 {
-		return fmt.Errorf("-runs must be positive, -ready-delay not negative and -timeout positive")
+	if o.runs < 1 || o.readyDelay < 0 || o.cutDelay < 0 || o.timeout <= 0 {
+		return fmt.Errorf("-runs must be positive, -ready-delay and -cut-delay not negative, -timeout positive")
 	}
 	log := logr.Discard()
 	if *verbose {
@@ -101,9 +104,10 @@ func run() error {
 	if *jsonFile != "" {
 		data, err := json.MarshalIndent(struct {
 			ReadyDelay string      `json:"readyDelay"`
+			CutDelay   string      `json:"cutDelay"`
 			Summaries  []summary   `json:"summaries"`
 			Runs       []runResult `json:"runs"`
-		}{o.readyDelay.String(), rows, runs}, "", "  ")
+		}{o.readyDelay.String(), o.cutDelay.String(), rows, runs}, "", "  ")
 		if err != nil {
 			return fmt.Errorf("encoding the report: %w", err)
 		}
@@ -111,7 +115,7 @@ func run() error {
 			return fmt.Errorf("writing %s: %w", *jsonFile, err)
 		}
 	}
-	fmt.Print(markdown(rows, params{readyDelay: o.readyDelay, wall: time.Since(started)}))
+	fmt.Print(markdown(rows, params{readyDelay: o.readyDelay, cutDelay: o.cutDelay, wall: time.Since(started)}))
 	return nil
 }
 
@@ -131,6 +135,7 @@ func boot(ctx context.Context, o options, bins simirisha.Binaries, log logr.Logg
 	defer cancel()
 	timings := sim.DefaultTimings()
 	timings.SnapshotReadyDelay = o.readyDelay
+	timings.SnapshotCutDelay = o.cutDelay
 	ref := newReferenceSetup(bins)
 	progress("Booting the simulated cluster")
 	c, err := sim.Start(bootCtx, sim.Options{

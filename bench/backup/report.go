@@ -147,20 +147,25 @@ func finite(v float64, ok bool) *float64 {
 // params are what the table's preamble states.
 type params struct {
 	readyDelay time.Duration
+	cutDelay   time.Duration
 	wall       time.Duration
 }
 
 // markdown renders the table, the cut's timing and irisha's goal.
 func markdown(rows []summary, p params) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Snapshotter: %s between a snapshot's creationTime (the cut) and readyToUse, as Longhorn's `bak` type uploads. "+
+	cut := "at once when its content appears"
+	if p.cutDelay > 0 {
+		cut = fmt.Sprintf("%s after its content appears (the CSI driver's CreateSnapshot)", p.cutDelay)
+	}
+	fmt.Fprintf(&b, "Snapshotter: a snapshot is cut %s, and ready to use %s after the cut (its creationTime), as Longhorn's `bak` type uploads. "+
 		"Kubernetes' default timings. **Control-plane time** (the simulated kubelet and storage act at once; the fake IRIS freezes and thaws in milliseconds). "+
 		"Frozen window = the freeze acknowledged -> the thaw acknowledged, as the caller of `iris` saw them "+
 		"(irisha: the agent's status.frozenAt -> status.thawedAt; the reference: the script's clock at the same two points). "+
 		"Time to Completed = irisha: the IrisBackup created -> phase Completed; the reference: the script started -> the VolumeSnapshot readyToUse "+
 		"(both as the benchmark's watch saw them). Inconsistent = the snapshot's copy of the volume has IRIS thawed. "+
 		"Percentiles: nearest rank (with fewer than 100 samples p99 is the largest); a run that never completed counts as infinite.\n\n",
-		p.readyDelay)
+		cut, p.readyDelay)
 	b.WriteString("| Setup | Runs | Frozen window p50 | Frozen window p99 | Time to Completed p50 | Time to Completed p99 | Inconsistent snapshots | Freezes left frozen |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, s := range rows {

@@ -61,8 +61,11 @@ func TestMarkdown(t *testing.T) {
 		runResult{Setup: setupReference, Run: 1, FrozenSeconds: f(0.2), CompletedSeconds: f(3.2), CutSeconds: f(0.25), Consistent: b(false)},
 		runResult{Setup: setupReference, Run: 2, Error: "kubectl apply -f -: a | b"})
 	md := markdown(summarize(runs), params{readyDelay: 3 * time.Second, wall: 90 * time.Second})
+	if md := markdown(nil, params{cutDelay: 500 * time.Millisecond}); !strings.Contains(md, "cut 500ms after its content appears") {
+		t.Errorf("the cut delay is not stated: %s", md)
+	}
 	for _, want := range []string{
-		"Snapshotter: 3s between",
+		"Snapshotter: a snapshot is cut at once when its content appears, and ready to use 3s after the cut",
 		"**Control-plane time**",
 		"| Setup | Runs | Frozen window p50 | Frozen window p99 | Time to Completed p50 | Time to Completed p99 | Inconsistent snapshots | Freezes left frozen |",
 		"| irisha | 3 | 0.200 s | 0.300 s | 3.20 s | 3.30 s | 0/3 | 0 |",
