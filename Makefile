@@ -55,7 +55,7 @@ bench-outage: testbin ## Control-plane outage benchmark: API server cut 30 s and
 	go run ./bench/outage -v
 
 .PHONY: bench-backup
-bench-backup: testbin ## Backup benchmark: 50 irisha backups and 50 runs of the reference's freeze/snapshot/thaw script, alternated, one simulated cluster, snapshots ready 3 s after the cut (~10 min).
+bench-backup: testbin ## Backup benchmark: 50 irisha backups and 50 runs of the reference's freeze/snapshot/thaw script, alternated, one simulated cluster, snapshots ready 3 s after the cut (~7 min).
 	go run ./bench/backup
 
 .PHONY: bench-failover
