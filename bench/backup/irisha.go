@@ -112,20 +112,7 @@ func (s *irishaSetup) backup(ctx context.Context, c *sim.Cluster, cl client.With
 	// collection deletes it); wait for both, and the snapshot's content
 	// with its copy, so that storage does not pile up.
 	vs := &snapshotv1.VolumeSnapshot{ObjectMeta: metav1.ObjectMeta{Namespace: irishaNamespace, Name: st.SnapshotName}}
-	content, err := contentOf(ctx, cl, vs)
-	if err == nil {
-		err = client.IgnoreNotFound(cl.Delete(ctx, bk))
-	}
-	if err == nil {
-		err = waitGone(ctx, cl, bk)
-	}
-	if err == nil && st.SnapshotName != "" {
-		err = waitGone(ctx, cl, vs)
-	}
-	if err == nil && content != nil {
-		err = waitGone(ctx, cl, content)
-	}
-	if err != nil {
+	if err := deleteAndWait(ctx, cl, bk, vs); err != nil {
 		res.Error = join(res.Error, fmt.Sprintf("cleaning up: %v", err))
 	}
 	return res
@@ -177,6 +164,31 @@ func readCut(ctx context.Context, c *sim.Cluster, cl client.Client, ns, name str
 		return
 	}
 	res.Consistent = &frozen
+}
+
+// deleteAndWait deletes obj and waits until it, the VolumeSnapshot vs
+// (obj itself, or one it owns) and vs's content are gone: the content goes
+// last, with the snapshot's copy of the volume.
+func deleteAndWait(ctx context.Context, cl client.Client, obj client.Object, vs *snapshotv1.VolumeSnapshot) error {
+	content, err := contentOf(ctx, cl, vs)
+	if err != nil {
+		return err
+	}
+	if err := client.IgnoreNotFound(cl.Delete(ctx, obj)); err != nil {
+		return fmt.Errorf("deleting %s: %w", obj.GetName(), err)
+	}
+	if err := waitGone(ctx, cl, obj); err != nil {
+		return err
+	}
+	if vs.Name != "" {
+		if err := waitGone(ctx, cl, vs); err != nil {
+			return err
+		}
+	}
+	if content == nil {
+		return nil
+	}
+	return waitGone(ctx, cl, content)
 }
 
 // contentOf is the content a VolumeSnapshot is bound to, nil when there is

@@ -199,17 +199,7 @@ func (s *referenceSetup) backup(ctx context.Context, c *sim.Cluster, cl client.W
 	// Not part of the script as measured: the article deletes its
 	// snapshot at the end (kubectl delete -f); so does the benchmark,
 	// waiting until its content and copy are gone too.
-	content, err := contentOf(ctx, cl, vs)
-	if err == nil {
-		err = client.IgnoreNotFound(cl.Delete(ctx, vs))
-	}
-	if err == nil {
-		err = waitGone(ctx, cl, vs)
-	}
-	if err == nil && content != nil {
-		err = waitGone(ctx, cl, content)
-	}
-	if err != nil {
+	if err := deleteAndWait(ctx, cl, vs, vs); err != nil {
 		res.Error = join(res.Error, fmt.Sprintf("cleaning up: %v", err))
 	}
 	return res

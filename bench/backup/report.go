@@ -122,12 +122,12 @@ func summarize(runs []runResult) []summary {
 			continue
 		}
 		s.Freezes = len(frozen)
-		s.FrozenP50 = finite(stats.Percentile(frozen, 50))
-		s.FrozenP99 = finite(stats.Percentile(frozen, 99))
-		s.CompletedP50 = finite(stats.Percentile(completed, 50))
-		s.CompletedP99 = finite(stats.Percentile(completed, 99))
-		s.CutAfterThawP50 = finite(stats.Percentile(cutAfterThaw, 50))
-		s.CutAfterThawMax = finite(stats.Percentile(cutAfterThaw, 100))
+		s.FrozenP50 = stats.FinitePercentile(frozen, 50)
+		s.FrozenP99 = stats.FinitePercentile(frozen, 99)
+		s.CompletedP50 = stats.FinitePercentile(completed, 50)
+		s.CompletedP99 = stats.FinitePercentile(completed, 99)
+		s.CutAfterThawP50 = stats.FinitePercentile(cutAfterThaw, 50)
+		s.CutAfterThawMax = stats.FinitePercentile(cutAfterThaw, 100)
 		for e, n := range errs {
 			s.Errors = append(s.Errors, fmt.Sprintf("%d × %s", n, e))
 		}
@@ -135,13 +135,6 @@ func summarize(runs []runResult) []summary {
 		out = append(out, s)
 	}
 	return out
-}
-
-func finite(v float64, ok bool) *float64 {
-	if !ok || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
 }
 
 // params are what the table's preamble states.

@@ -259,9 +259,9 @@ func summarize(pairs []pair, runs []runResult) []summary {
 				}
 			}
 		}
-		s.P50Seconds = finite(stats.Percentile(samples, 50))
-		s.P99Seconds = finite(stats.Percentile(samples, 99))
-		s.MaxSeconds = finite(stats.Percentile(samples, 100))
+		s.P50Seconds = stats.FinitePercentile(samples, 50)
+		s.P99Seconds = stats.FinitePercentile(samples, 99)
+		s.MaxSeconds = stats.FinitePercentile(samples, 100)
 		s.Slowest = slowest
 		if isIrisha(p.Setup) {
 			s.Phases = phasesOf(all)
@@ -269,13 +269,6 @@ func summarize(pairs []pair, runs []runResult) []summary {
 		out = append(out, s)
 	}
 	return out
-}
-
-func finite(v float64, ok bool) *float64 {
-	if !ok || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
 }
 
 // milestoneNodeBack: the frozen or partitioned node was thawed or healed.

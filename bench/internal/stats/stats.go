@@ -22,3 +22,14 @@ func Percentile(samples []float64, p float64) (v float64, ok bool) {
 	rank = min(max(rank, 1), len(s))
 	return s[rank-1], true
 }
+
+// FinitePercentile is Percentile for a report field: nil when there are no
+// samples or the percentile is infinite (it reaches a run that never got
+// there).
+func FinitePercentile(samples []float64, p float64) *float64 {
+	v, ok := Percentile(samples, p)
+	if !ok || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}

@@ -52,3 +52,15 @@ func TestPercentile(t *testing.T) {
 		t.Fatalf("percentile sorted its input: %v", in)
 	}
 }
+
+func TestFinitePercentile(t *testing.T) {
+	if v := FinitePercentile(nil, 50); v != nil {
+		t.Errorf("no samples: %v, want nil", *v)
+	}
+	if v := FinitePercentile([]float64{1, math.Inf(1)}, 99); v != nil {
+		t.Errorf("infinite: %v, want nil", *v)
+	}
+	if v := FinitePercentile([]float64{1, math.Inf(1)}, 50); v == nil || *v != 1 {
+		t.Errorf("p50 of 1 and +Inf: %v, want 1", v)
+	}
+}
