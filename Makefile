@@ -101,6 +101,10 @@ test-manifests: $(STATICCHECK) ## The manifests' checks (own module): the Helm c
 bench-outage: testbin ## Control-plane outage benchmark: API server cut 30 s and 120 s, 2 s latency 60 s; reference vs irisha with and without node witnesses (~45 min).
 	go run ./bench/outage -v
 
+.PHONY: bench-backup
+bench-backup: testbin ## Backup benchmark: 50 irisha backups and 50 runs of the reference's freeze/snapshot/thaw script, alternated, one simulated cluster, snapshots ready 3 s after the cut (~7 min).
+	go run ./bench/backup
+
 .PHONY: bench-failover
 bench-failover: testbin ## Failover benchmark, reference vs irisha (Lease, NodeShutdown), simulated cluster, Kubernetes' default timings (~40 min).
 	go run ./bench/failover -v

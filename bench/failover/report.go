@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irisha/irisha/bench/internal/stats"
 	"github.com/irisha/irisha/internal/fencing"
 	"github.com/irisha/irisha/internal/sim/observe"
 )
@@ -210,11 +211,11 @@ func phasesOf(instances []instanceResult) []phase {
 		if k < len(phaseMilestones) {
 			label = phaseMilestones[k].label
 		}
-		p50, ok := percentile(ss, 50)
+		p50, ok := stats.Percentile(ss, 50)
 		if !ok {
 			continue
 		}
-		mx, _ := percentile(ss, 100)
+		mx, _ := stats.Percentile(ss, 100)
 		out = append(out, phase{Label: label, Instances: len(ss), P50Seconds: p50, MaxSeconds: mx})
 	}
 	return out
@@ -258,9 +259,9 @@ func summarize(pairs []pair, runs []runResult) []summary {
 				}
 			}
 		}
-		s.P50Seconds = finite(percentile(samples, 50))
-		s.P99Seconds = finite(percentile(samples, 99))
-		s.MaxSeconds = finite(percentile(samples, 100))
+		s.P50Seconds = stats.FinitePercentile(samples, 50)
+		s.P99Seconds = stats.FinitePercentile(samples, 99)
+		s.MaxSeconds = stats.FinitePercentile(samples, 100)
 		s.Slowest = slowest
 		if isIrisha(p.Setup) {
 			s.Phases = phasesOf(all)
@@ -268,13 +269,6 @@ func summarize(pairs []pair, runs []runResult) []summary {
 		out = append(out, s)
 	}
 	return out
-}
-
-func finite(v float64, ok bool) *float64 {
-	if !ok || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
 }
 
 // milestoneNodeBack: the frozen or partitioned node was thawed or healed.

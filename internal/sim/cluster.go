@@ -169,7 +169,8 @@ func (c *Cluster) boot(ctx context.Context) error {
 		return err
 	}
 	c.store = storage.New(storage.Config{
-		Dir: c.dir, AttachDelay: c.timings.AttachDelay, SnapshotReadyDelay: c.timings.SnapshotReadyDelay, Log: c.log,
+		Dir: c.dir, AttachDelay: c.timings.AttachDelay, SnapshotReadyDelay: c.timings.SnapshotReadyDelay,
+		SnapshotCutDelay: c.timings.SnapshotCutDelay, Log: c.log,
 	})
 	if err := c.startStorage(); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -35,6 +36,7 @@ func poll(ctx context.Context, t *testing.T, what string, cond func() (bool, err
 func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 	timings := sim.FastTimings()
 	timings.SnapshotReadyDelay = time.Second
+	timings.SnapshotCutDelay = 300 * time.Millisecond
 	c := startCluster(t, sim.Options{Nodes: 2, Timings: timings})
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -45,7 +47,8 @@ func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Snapshot: creationTime (the cut) is reported before readyToUse.
+	// Snapshot: cut after the cut delay; creationTime (the cut) is
+	// reported before readyToUse.
 	vs := &snapshotv1.VolumeSnapshot{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ref", Name: "snap"},
 		Spec: snapshotv1.VolumeSnapshotSpec{
@@ -53,6 +56,7 @@ func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 			Source:                  snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr(reference.PVC)},
 		},
 	}
+	asked := time.Now()
 	if err := cl.Create(ctx, vs); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +99,27 @@ func TestStorageSnapshotRestoreExpandLocal(t *testing.T) {
 	})
 	if b, err := os.ReadFile(filepath.Join(c.VolumeDir(restored.Spec.VolumeName), "IRIS.DAT")); err != nil || string(b) != "data" {
 		t.Fatalf("restored data %q, %v", b, err)
+	}
+
+	// Deleting the snapshot deletes its content and its copy (the class's
+	// deletionPolicy is Delete): snapshots do not pile up.
+	content := &snapshotv1.VolumeSnapshotContent{}
+	if err := cl.Get(ctx, client.ObjectKey{Name: *vs.Status.BoundVolumeSnapshotContentName}, content); err != nil {
+		t.Fatal(err)
+	}
+	if cut := time.Unix(0, *content.Status.CreationTime); cut.Sub(asked) < timings.SnapshotCutDelay {
+		t.Errorf("cut %s after the snapshot was created, before the cut delay %s", cut.Sub(asked), timings.SnapshotCutDelay)
+	}
+	copyDir := c.SnapshotDir(*content.Status.SnapshotHandle)
+	if err := cl.Delete(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "the deleted snapshot's content to go", func() (bool, error) {
+		err := cl.Get(ctx, client.ObjectKeyFromObject(content), content)
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+	if _, err := os.Stat(copyDir); !os.IsNotExist(err) {
+		t.Errorf("the deleted snapshot's copy %s is still there (%v)", copyDir, err)
 	}
 
 	// Online expansion while the pod uses the volume.

@@ -36,6 +36,10 @@ type Timings struct {
 	// SnapshotReadyDelay: time between a snapshot's creationTime and
 	// readyToUse.
 	SnapshotReadyDelay time.Duration
+	// SnapshotCutDelay: time between a snapshot's content appearing and
+	// its cut, the CSI driver's CreateSnapshot (0: at once, so that
+	// measurements are control-plane time).
+	SnapshotCutDelay time.Duration
 }
 
 // DefaultTimings are Kubernetes' defaults: 50 s node-monitor grace period,

@@ -35,8 +35,19 @@ func DataDir(ctx context.Context, c *sim.Cluster, inst *v1alpha1.IrisInstance) (
 // SnapshotDataDir is ISC_DATA_DIRECTORY inside a cut VolumeSnapshot's copy
 // of inst's volume: what a restore from it will hold.
 func SnapshotDataDir(ctx context.Context, c *sim.Cluster, inst *v1alpha1.IrisInstance, snapshot string) (string, error) {
+	dir, err := SnapshotCopy(ctx, c, inst.Namespace, snapshot)
+	if err != nil {
+		return "", err
+	}
+	sub := strings.TrimPrefix(resources.DataDirectory(inst), resources.DataMountPath)
+	return filepath.Join(dir, sub), nil
+}
+
+// SnapshotCopy is the host directory holding a cut VolumeSnapshot's copy
+// of its whole volume (the volume's root, as VolumeDir is the live one's).
+func SnapshotCopy(ctx context.Context, c *sim.Cluster, namespace, snapshot string) (string, error) {
 	vs := &snapshotv1.VolumeSnapshot{}
-	if err := c.Client().Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: snapshot}, vs); err != nil {
+	if err := c.Client().Get(ctx, client.ObjectKey{Namespace: namespace, Name: snapshot}, vs); err != nil {
 		return "", fmt.Errorf("reading VolumeSnapshot %s: %w", snapshot, err)
 	}
 	if vs.Status == nil || vs.Status.BoundVolumeSnapshotContentName == nil {
@@ -49,8 +60,7 @@ func SnapshotDataDir(ctx context.Context, c *sim.Cluster, inst *v1alpha1.IrisIns
 	if content.Status == nil || content.Status.SnapshotHandle == nil {
 		return "", fmt.Errorf("VolumeSnapshot %s is not cut yet", snapshot)
 	}
-	sub := strings.TrimPrefix(resources.DataDirectory(inst), resources.DataMountPath)
-	return filepath.Join(c.SnapshotDir(*content.Status.SnapshotHandle), sub), nil
+	return c.SnapshotDir(*content.Status.SnapshotHandle), nil
 }
 
 // CheckJournal reads the fake IRIS's journal in dataDir and checks W1 on

@@ -118,17 +118,50 @@ func agentProcess(bins Binaries, opts RunnerOptions, env sim.ContainerEnv, spec 
 		ports[from] = to
 	}
 
-	vars := hostEnv(filepath.Dir(bins.Iris))
-	vars = append(vars, containerEnv(env, spec)...)
-	vars = append(vars,
-		"KUBECONFIG="+env.Kubeconfig,
-		fakeiris.EnvSuperserver+"="+superserver,
-	)
+	vars := irisEnv(bins, env, spec, superserver)
+	vars = append(vars, "KUBECONFIG="+env.Kubeconfig)
 	vars = append(vars, opts.Env...)
 
 	cmd := exec.Command(bins.Manager, append(append(agentArgs, "--"), irisArgs...)...)
 	cmd.Env = vars
 	return &sim.ContainerProcess{Cmd: cmd, Ports: ports}, nil
+}
+
+// IrisMain runs a container that is not irisha's as the fake IRIS's
+// iris-main (the entrypoint of InterSystems' images) with no agent above it:
+// the reference deployment's IRIS container, for a RunnerOptions.Other.
+// Its environment (the returned Cmd.Env) is the one Runner gives an agent,
+// and so the `iris` commands the agent runs: an `iris` command run with it
+// acts on this container's instance, as `kubectl exec` into it would.
+func IrisMain(bins Binaries, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
+	spec := containerSpec(env.Pod, env.Container)
+	if spec == nil {
+		return nil, fmt.Errorf("pod %s has no container %s", env.Pod.Name, env.Container)
+	}
+	if len(spec.Command) > 0 && path.Base(spec.Command[0]) != "iris-main" {
+		return nil, fmt.Errorf("container %s of pod %s runs %q, not iris-main", spec.Name, env.Pod.Name, spec.Command[0])
+	}
+	superserver, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	to, err := portOf(superserver)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bins.IrisMain, spec.Args...)
+	cmd.Env = irisEnv(bins, env, spec, superserver)
+	return &sim.ContainerProcess{Cmd: cmd, Ports: map[int32]int32{resources.SuperserverPort: to}}, nil
+}
+
+// irisEnv is the environment of a container's fake IRIS: the host's little
+// (the fake first on PATH), the container's env as the kubelet resolves it
+// (ISC_DATA_DIRECTORY on the volume's host directory), and the superserver
+// address it listens on.
+func irisEnv(bins Binaries, env sim.ContainerEnv, spec *corev1.Container, superserver string) []string {
+	vars := hostEnv(filepath.Dir(bins.Iris))
+	vars = append(vars, containerEnv(env, spec)...)
+	return append(vars, fakeiris.EnvSuperserver+"="+superserver)
 }
 
 // witnessProcess runs a node witness (the irisha-witness DaemonSet's

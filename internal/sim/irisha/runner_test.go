@@ -1,19 +1,23 @@
 package simirisha
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
+	"github.com/irisha/irisha/internal/sim/reference"
 )
 
 // renderedPod is a pod of the Deployment the operator renders.
@@ -119,5 +123,46 @@ func TestSetFlag(t *testing.T) {
 	args, old = setFlag(args, "--c", "5")
 	if old != "" || !slices.Equal(args, []string{"--a", "4", "--b=3", "--c", "5"}) {
 		t.Fatalf("%q %q", args, old)
+	}
+}
+
+// TestIrisMain: the reference deployment's IRIS container runs as the fake
+// iris-main with the environment an agent would have, its data directory
+// on the volume.
+func TestIrisMain(t *testing.T) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(reference.YAML()), 4096)
+	var d appsv1.Deployment
+	for d.Kind != "Deployment" {
+		d = appsv1.Deployment{}
+		if err := dec.Decode(&d); err != nil {
+			t.Fatalf("no Deployment in the reference YAML: %v", err)
+		}
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ref", Name: "iris-xyz"}, Spec: d.Spec.Template.Spec}
+	bins := Binaries{Manager: "/bin/irisha-manager", Iris: "/fake/iris", IrisMain: "/fake/iris-main"}
+	env := sim.ContainerEnv{Node: "node-1", Pod: pod, Container: reference.Container,
+		Volumes: map[string]string{"iris-external-sys": "/sim/volumes/pvc-9"}}
+	cp, err := IrisMain(bins, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cp.Cmd.Args, []string{bins.IrisMain}) {
+		t.Errorf("command %q, want the fake iris-main alone", cp.Cmd.Args)
+	}
+	vars := cp.Cmd.Env
+	if !slices.Contains(vars, "ISC_DATA_DIRECTORY=/sim/volumes/pvc-9/iris") || !strings.HasPrefix(vars[0], "PATH=/fake:") {
+		t.Errorf("env %q: want the data directory on the volume and the fake first on PATH", vars)
+	}
+	i := slices.IndexFunc(vars, func(v string) bool { return strings.HasPrefix(v, "FAKEIRIS_SUPERSERVER=127.0.0.1:") })
+	if i < 0 {
+		t.Fatalf("env %q has no superserver address", vars)
+	}
+	if p, _ := portOf(strings.TrimPrefix(vars[i], "FAKEIRIS_SUPERSERVER=")); cp.Ports[resources.SuperserverPort] != p {
+		t.Errorf("ports %v, superserver %s", cp.Ports, vars[i])
+	}
+
+	pod.Spec.Containers[0].Command = []string{"/bin/sh"}
+	if _, err := IrisMain(bins, env); err == nil {
+		t.Error("a container that does not run iris-main: no error")
 	}
 }

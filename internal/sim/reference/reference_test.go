@@ -22,3 +22,12 @@ func TestWithStorageClass(t *testing.T) {
 		t.Fatal("longhorn must give the reference unchanged")
 	}
 }
+
+func TestSnapshotYAML(t *testing.T) {
+	s := string(SnapshotYAML())
+	for _, want := range []string{"kind: VolumeSnapshot", "name: " + Snapshot, "persistentVolumeClaimName: " + PVC, "volumeSnapshotClassName: " + StorageClass} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the snapshot YAML lacks %q", want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func (s *Store) setupSnapshotter(mgr ctrl.Manager) error {
 	}
 	err = ctrl.NewControllerManagedBy(mgr).Named("sim-csi-snapshotter").
 		For(&snapshotv1.VolumeSnapshotContent{}).
+		// A deleted snapshot's content must hear of it, to be deleted with
+		// its data (deletionPolicy Delete): nothing else changes it then.
+		Watches(&snapshotv1.VolumeSnapshot{}, handler.EnqueueRequestsFromMapFunc(snapshotToContent)).
 		Complete(reconcile.Func(sn.reconcileContent))
 	if err != nil {
 		return fmt.Errorf("setting up the CSI snapshotter: %w", err)
@@ -53,6 +56,20 @@ func contentToSnapshot(_ context.Context, o client.Object) []ctrl.Request {
 	}
 	ref := c.Spec.VolumeSnapshotRef
 	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}}}
+}
+
+// snapshotToContent is the content a snapshot is bound to, or the one it
+// gets (dynamic contents are named after their snapshot's UID).
+func snapshotToContent(_ context.Context, o client.Object) []ctrl.Request {
+	vs, ok := o.(*snapshotv1.VolumeSnapshot)
+	if !ok {
+		return nil
+	}
+	name := contentName(vs)
+	if vs.Status != nil && vs.Status.BoundVolumeSnapshotContentName != nil {
+		name = *vs.Status.BoundVolumeSnapshotContentName
+	}
+	return []ctrl.Request{{NamespacedName: client.ObjectKey{Name: name}}}
 }
 
 func contentName(vs *snapshotv1.VolumeSnapshot) string { return "snapcontent-" + string(vs.UID) }
@@ -174,6 +191,9 @@ func (sn *snapshotter) reconcileContent(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil
 	}
 	if gone, err := sn.snapshotGone(ctx, content); err != nil || gone {
+		if gone {
+			sn.cutWait(content.UID, true)
+		}
 		return ctrl.Result{}, err
 	}
 	handle := "snap-" + string(content.UID)
@@ -193,7 +213,12 @@ func (sn *snapshotter) reconcileContent(ctx context.Context, req ctrl.Request) (
 			if err := sn.c.Status().Patch(ctx, content, patch); err != nil {
 				return ctrl.Result{}, fmt.Errorf("recording the failed cut of %s: %w", content.Name, err)
 			}
+			sn.cutWait(content.UID, true)
 			return ctrl.Result{}, nil
+		}
+		// The driver's CreateSnapshot takes its time before it cuts.
+		if wait := sn.cutWait(content.UID, false); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
 		}
 		pv := &corev1.PersistentVolume{}
 		if err := sn.c.Get(ctx, client.ObjectKey{Name: *content.Spec.Source.VolumeHandle}, pv); err != nil {
@@ -215,6 +240,7 @@ func (sn *snapshotter) reconcileContent(ctx context.Context, req ctrl.Request) (
 		if err := sn.c.Status().Patch(ctx, content, patch); err != nil {
 			return ctrl.Result{}, fmt.Errorf("recording the cut of %s: %w", content.Name, err)
 		}
+		sn.cutWait(content.UID, true)
 		return ctrl.Result{RequeueAfter: max(sn.cfg.SnapshotReadyDelay, time.Millisecond)}, nil
 	}
 	if content.Status.ReadyToUse != nil && *content.Status.ReadyToUse {

@@ -103,6 +103,27 @@ func TestSnapshotStatusMirrorsContent(t *testing.T) {
 	}
 }
 
+func TestCutWait(t *testing.T) {
+	if w := New(Config{}).cutWait("u1", false); w != 0 {
+		t.Fatalf("no cut delay: wait %s", w)
+	}
+	s := New(Config{SnapshotCutDelay: time.Hour})
+	first := s.cutWait("u1", false)
+	if first <= 59*time.Minute || first > time.Hour {
+		t.Fatalf("first look: wait %s, want the hour", first)
+	}
+	if again := s.cutWait("u1", false); again > first {
+		t.Fatalf("second look: wait %s, more than the first %s: the delay restarted", again, first)
+	}
+	if other := s.cutWait("u2", false); other <= 59*time.Minute {
+		t.Fatalf("another content: wait %s, want its own hour", other)
+	}
+	s.cutWait("u1", true)
+	if len(s.seen) != 1 {
+		t.Fatalf("a content done is still remembered: %v", s.seen)
+	}
+}
+
 func TestNeedsStatusExpansion(t *testing.T) {
 	pvc := claim()
 	pvc.Status.Phase = corev1.ClaimBound

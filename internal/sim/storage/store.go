@@ -15,6 +15,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
@@ -29,7 +30,10 @@ type Config struct {
 	// SnapshotReadyDelay separates creationTime from readyToUse, like a
 	// backup that is cut at once but uploaded later.
 	SnapshotReadyDelay time.Duration
-	Log                logr.Logger
+	// SnapshotCutDelay is how long a snapshot's content waits for its cut
+	// (the driver's CreateSnapshot), from when the snapshotter first saw it.
+	SnapshotCutDelay time.Duration
+	Log              logr.Logger
 }
 
 // Store is the simulated block store.
@@ -41,6 +45,8 @@ type Store struct {
 	mu       sync.Mutex
 	holdCuts bool
 	cutsFail string
+	// seen is when the snapshotter first saw each content not cut yet.
+	seen map[types.UID]time.Time
 }
 
 // HoldSnapshots keeps new snapshots from being cut until called with false,
@@ -63,6 +69,30 @@ func (s *Store) cutFaults() (hold bool, fail string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.holdCuts, s.cutsFail
+}
+
+// cutWait is how much longer the content uid waits for its cut: the cut
+// delay from when it was first asked. A content seen for the last time
+// (cut, failed or gone) is forgotten with done.
+func (s *Store) cutWait(uid types.UID, done bool) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if done {
+		delete(s.seen, uid)
+		return 0
+	}
+	if s.cfg.SnapshotCutDelay <= 0 {
+		return 0
+	}
+	first, ok := s.seen[uid]
+	if !ok {
+		if s.seen == nil {
+			s.seen = map[types.UID]time.Time{}
+		}
+		first = time.Now()
+		s.seen[uid] = first
+	}
+	return s.cfg.SnapshotCutDelay - time.Since(first)
 }
 
 // New returns a store; Setup registers its controllers.

@@ -1,4 +1,4 @@
-package main
+package stats
 
 import (
 	"math"
@@ -39,16 +39,28 @@ func TestPercentile(t *testing.T) {
 		{"unrecovered run below p50", []float64{1, 2, inf}, 50, 2, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := percentile(tc.samples, tc.p)
+			got, ok := Percentile(tc.samples, tc.p)
 			if ok != tc.ok || got != tc.want {
-				t.Fatalf("percentile(%v, %v) = %v, %v; want %v, %v", tc.samples, tc.p, got, ok, tc.want, tc.ok)
+				t.Fatalf("Percentile(%v, %v) = %v, %v; want %v, %v", tc.samples, tc.p, got, ok, tc.want, tc.ok)
 			}
 		})
 	}
 	// The input is not reordered.
 	in := []float64{3, 1, 2}
-	_, _ = percentile(in, 50)
+	_, _ = Percentile(in, 50)
 	if in[0] != 3 || in[1] != 1 || in[2] != 2 {
 		t.Fatalf("percentile sorted its input: %v", in)
+	}
+}
+
+func TestFinitePercentile(t *testing.T) {
+	if v := FinitePercentile(nil, 50); v != nil {
+		t.Errorf("no samples: %v, want nil", *v)
+	}
+	if v := FinitePercentile([]float64{1, math.Inf(1)}, 99); v != nil {
+		t.Errorf("infinite: %v, want nil", *v)
+	}
+	if v := FinitePercentile([]float64{1, math.Inf(1)}, 50); v == nil || *v != 1 {
+		t.Errorf("p50 of 1 and +Inf: %v, want 1", v)
 	}
 }
