@@ -106,7 +106,7 @@ func Install(ctx context.Context, c client.Client, objs []*unstructured.Unstruct
 func apply(ctx context.Context, c client.Client, o *unstructured.Unstructured) error {
 	obj := o.DeepCopy()
 	obj.SetResourceVersion("")
-	if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying %s: %w", describe(o), err)
 	}
 	return nil
