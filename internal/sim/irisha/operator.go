@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/config"
@@ -40,6 +42,10 @@ type OperatorOptions struct {
 	LeaderElectionNamespace string
 	// Args are added to the command line (e.g. "--zap-log-level=debug").
 	Args []string
+	// Impersonate runs the operator as this user (e.g. the installed
+	// ServiceAccount, "system:serviceaccount:irisha-system:irisha-manager"),
+	// so the API server authorizes its every request as that user's.
+	Impersonate string
 }
 
 // Operator is `irisha-manager operator` running next to the simulated
@@ -107,6 +113,11 @@ func (o *Operator) Start(ctx context.Context) error {
 	kubeconfig, err := o.c.ClientKubeconfig("operator")
 	if err != nil {
 		return err
+	}
+	if o.opts.Impersonate != "" {
+		if kubeconfig, err = impersonating(kubeconfig, o.opts.Impersonate); err != nil {
+			return err
+		}
 	}
 	cmd := exec.Command(o.bins.Manager, args...)
 	cmd.Env = append(hostEnv(""), "KUBECONFIG="+kubeconfig)
@@ -270,4 +281,20 @@ func StartWitnesses(ctx context.Context, c *sim.Cluster) error {
 		case <-ticker.C:
 		}
 	}
+}
+
+// impersonating writes a copy of kubeconfig whose user acts as user.
+func impersonating(kubeconfig, user string) (string, error) {
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", kubeconfig, err)
+	}
+	for _, a := range cfg.AuthInfos {
+		a.Impersonate = user
+	}
+	out := strings.TrimSuffix(kubeconfig, ".kubeconfig") + "-as-" + strings.NewReplacer(":", "-", "/", "-").Replace(user) + ".kubeconfig"
+	if err := clientcmd.WriteToFile(*cfg, out); err != nil {
+		return "", fmt.Errorf("writing %s: %w", out, err)
+	}
+	return out, nil
 }

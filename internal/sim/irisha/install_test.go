@@ -1,0 +1,206 @@
+package simirisha_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr/testr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/dist"
+	"github.com/irisha/irisha/internal/cli/install"
+	"github.com/irisha/irisha/internal/operator"
+	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/sim"
+	simirisha "github.com/irisha/irisha/internal/sim/irisha"
+	"github.com/irisha/irisha/internal/sim/proc"
+)
+
+// operatorUser is the installed operator's ServiceAccount, as the API
+// server names it.
+const operatorUser = "system:serviceaccount:" + dist.Namespace + ":irisha-manager"
+
+// TestInstallRunsWithItsOwnRBAC: irisha install applies the embedded
+// manifests (and the node witnesses they hold run); the operator, run as
+// exactly the installed ServiceAccount, deploys an instance, fails it over
+// after a node kill and lets it be deleted without one request refused in
+// the API server's audit log; uninstall refuses while the instance exists,
+// then removes irisha and leaves the volume.
+func TestInstallRunsWithItsOwnRBAC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a simulated cluster and runs irisha")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testTimeout)
+	defer cancel()
+	c, err := sim.Start(ctx, sim.Options{
+		Nodes: 3, Timings: sim.FastTimings(), Log: testr.New(t), AuditLog: true,
+		KeepWorkDir: os.Getenv("IRISHA_SIM_KEEP") != "",
+		Runner:      simirisha.Runner(bins, simirisha.RunnerOptions{}),
+	})
+	if err != nil {
+		t.Fatalf("starting the sim: %v", err)
+	}
+	var daemons []int
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stopping the sim: %v", err)
+		}
+		for _, pid := range append(c.PIDs(), daemons...) {
+			if proc.Alive(pid) {
+				t.Errorf("process %d is alive after Stop", pid)
+			}
+		}
+	})
+	objs, err := dist.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress strings.Builder
+	if err := install.Install(ctx, c.Client(), objs, &progress); err != nil {
+		t.Fatalf("irisha install: %v\n%s", err, progress.String())
+	}
+	// The installed Deployment's pods are virtual here (the sim runs only
+	// irisha's agents and witnesses as processes): the operator runs
+	// beside the cluster, as its ServiceAccount, with the installed args.
+	op, err := simirisha.StartOperator(ctx, c, bins, simirisha.OperatorOptions{
+		LeaderElect: true, LeaderElectionNamespace: dist.Namespace, Impersonate: operatorUser,
+		Args: []string{"--witness-namespace=" + dist.Namespace},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = op.Kill() }()
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.New(c.RESTConfig(), client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	inst := newInstance(v1alpha1.FailoverLease, 5)
+	if err := cl.Create(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	first := readyOnly(ctx, t, c)
+	if err := c.Node(first.Spec.NodeName).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	second := readyOnly(ctx, t, c, first.UID)
+	if second.Spec.NodeName == first.Spec.NodeName {
+		t.Errorf("the replacement runs on the killed node")
+	}
+	dataDir, err := simirisha.DataDir(ctx, c, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := simirisha.CheckJournal(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemons = append(daemons, simirisha.Writers(entries)...)
+
+	var out strings.Builder
+	if err := install.Uninstall(ctx, cl, objs, false, &out); err == nil || !strings.Contains(err.Error(), "IrisInstances exist") {
+		t.Errorf("uninstall with an instance left: %v, want a refusal", err)
+	}
+	if err := cl.Delete(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(ctx, func(ctx context.Context) bool {
+		return apierrors.IsNotFound(cl.Get(ctx, client.ObjectKeyFromObject(inst), &v1alpha1.IrisInstance{}))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Stop(10e9); err != nil {
+		t.Fatal(err)
+	}
+	refused, used, err := auditOf(filepath.Join(c.Dir(), "audit.log"), operatorUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refused {
+		t.Errorf("refused to the operator: %s", r)
+	}
+	if len(used) == 0 {
+		t.Fatal("no request of the operator's ServiceAccount in the audit log: did it run impersonated?")
+	}
+	t.Logf("the operator's requests, by verb and resource: %v", used)
+
+	if err := install.Uninstall(ctx, cl, objs, false, &out); err != nil {
+		t.Fatalf("irisha uninstall: %v\n%s", err, out.String())
+	}
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.PVCName(inst)}, pvc); err != nil || !pvc.DeletionTimestamp.IsZero() {
+		t.Errorf("the instance's claim after uninstall: %v (deleting: %t)", err, !pvc.DeletionTimestamp.IsZero())
+	}
+}
+
+// auditEvent is what the test reads of an audit.k8s.io/v1 Event.
+type auditEvent struct {
+	Stage            string                     `json:"stage"`
+	Verb             string                     `json:"verb"`
+	RequestURI       string                     `json:"requestURI"`
+	User             struct{ Username string }  `json:"user"`
+	ImpersonatedUser *struct{ Username string } `json:"impersonatedUser"`
+	ObjectRef        *struct {
+		Resource, Subresource, Namespace, Name string
+	} `json:"objectRef"`
+	ResponseStatus *struct{ Code int } `json:"responseStatus"`
+}
+
+// auditOf reads the audit log: the requests made as user that were
+// refused (401 or 403), and a count of its requests by verb and resource.
+func auditOf(path, user string) (refused []string, used map[string]int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the audit log: %w", err)
+	}
+	defer f.Close()
+	used = map[string]int{}
+	r := bufio.NewReaderSize(f, 1<<20)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 {
+			var e auditEvent
+			if json.Unmarshal(line, &e) == nil && e.Stage == "ResponseComplete" {
+				as := e.User.Username
+				if e.ImpersonatedUser != nil {
+					as = e.ImpersonatedUser.Username
+				}
+				if as == user {
+					what := e.Verb
+					if o := e.ObjectRef; o != nil {
+						what += " " + o.Resource
+						if o.Subresource != "" {
+							what += "/" + o.Subresource
+						}
+					}
+					used[what]++
+					if s := e.ResponseStatus; s != nil && (s.Code == 401 || s.Code == 403) {
+						refused = append(refused, fmt.Sprintf("%s %s: %d", what, e.RequestURI, s.Code))
+					}
+				}
+			}
+		}
+		if err == io.EOF {
+			return refused, used, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the audit log: %w", err)
+		}
+	}
+}
