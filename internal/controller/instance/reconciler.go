@@ -141,6 +141,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	status := computeStatus(inst, obs, metav1.NewTime(r.Clock.Now()))
 	r.announceDegraded(inst, status)
 	if err := r.writeStatus(ctx, inst, status); err != nil {
+		if errors.Is(err, errStaleStatus) {
+			logger.V(1).Info("IrisInstance changed meanwhile; computing its status again")
+			return ctrl.Result{RequeueAfter: staleRetry}, nil
+		}
 		return ctrl.Result{}, err
 	}
 	r.announceGrowth(inst, plan)

@@ -2,17 +2,19 @@ package instance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
@@ -185,31 +187,31 @@ func rolloutComplete(d *appsv1.Deployment) bool {
 }
 
 // writeStatus patches the status subresource with an optimistic lock, and
-// not at all when nothing changed: a steady instance costs no writes.
+// not at all when nothing changed: a steady instance costs no writes. The
+// status was computed from inst; if the instance changed since (the
+// failover controller wrote its fields, or this controller's last write
+// was not in the cache yet), the patch conflicts and errStaleStatus says
+// to compute it again from a fresh read: writing it anyway would undo
+// newer steps, such as a growth's record.
 func (r *Reconciler) writeStatus(ctx context.Context, inst *v1alpha1.IrisInstance, status v1alpha1.IrisInstanceStatus) error {
 	if equality.Semantic.DeepEqual(inst.Status, status) {
 		return nil
 	}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		latest := &v1alpha1.IrisInstance{}
-		if err := r.Get(ctx, client.ObjectKeyFromObject(inst), latest); err != nil {
-			return fmt.Errorf("re-reading IrisInstance %s: %w", inst.Name, err)
+	patch := client.MergeFromWithOptions(inst.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	next := inst.DeepCopy()
+	next.Status = status
+	if err := r.Status().Patch(ctx, next, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			return errStaleStatus
 		}
-		// The failover controller owns these; never write back an older copy.
-		status.Fencing, status.LastFailover, status.Failovers = latest.Status.Fencing, latest.Status.LastFailover, latest.Status.Failovers
-		if c := meta.FindStatusCondition(latest.Status.Conditions, v1alpha1.ConditionFailoverHeld); c != nil {
-			meta.SetStatusCondition(&status.Conditions, *c)
-		} else {
-			meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ConditionFailoverHeld)
-		}
-		if equality.Semantic.DeepEqual(latest.Status, status) {
-			return nil
-		}
-		patch := client.MergeFromWithOptions(latest.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		latest.Status = status
-		if err := r.Status().Patch(ctx, latest, patch); err != nil {
-			return fmt.Errorf("patching status of IrisInstance %s: %w", inst.Name, err)
-		}
-		return nil
-	})
+		return fmt.Errorf("patching status of IrisInstance %s: %w", inst.Name, err)
+	}
+	return nil
 }
+
+// errStaleStatus: the instance changed since the status was computed.
+var errStaleStatus = errors.New("the IrisInstance changed since its status was computed")
+
+// staleRetry is how soon a status computed from a stale read is computed
+// again.
+const staleRetry = 100 * time.Millisecond
