@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/irisha/irisha/internal/cli/doctor"
 	"github.com/irisha/irisha/internal/cli/render"
 	"github.com/irisha/irisha/internal/cli/sim"
 	"github.com/irisha/irisha/internal/cli/status"
@@ -31,6 +32,7 @@ kubectl-irisha, it is also a kubectl plugin: kubectl irisha status iris.`,
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(
+		doctor.NewCommand(out, errOut),
 		render.NewCommand(in, out),
 		sim.NewCommand(),
 		status.NewCommand(out),
