@@ -1,6 +1,8 @@
 // Command irisha-manager is the one binary of the irisha image: `operator` runs
 // the controllers, `agent` (in the IRIS container) supervises IRIS, and
-// `witness` (a DaemonSet) lets agents ride out a control-plane outage.
+// `witness` (a DaemonSet) lets agents ride out a control-plane outage;
+// the hidden `fsbench` measures a volume's fsync latency for `irisha doctor
+// --bench-storage`.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/irisha/irisha/internal/agent"
+	"github.com/irisha/irisha/internal/fsbench"
 	"github.com/irisha/irisha/internal/operator"
 	"github.com/irisha/irisha/internal/version"
 	"github.com/irisha/irisha/internal/witness"
@@ -35,6 +38,6 @@ func run() error {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(operator.NewCommand(), agent.NewCommand(), witness.NewCommand())
+	root.AddCommand(operator.NewCommand(), agent.NewCommand(), witness.NewCommand(), fsbench.NewCommand())
 	return root.ExecuteContext(ctx)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/irisha/irisha/dist"
 	"github.com/irisha/irisha/internal/cli/backup"
+	"github.com/irisha/irisha/internal/cli/doctor"
 	"github.com/irisha/irisha/internal/cli/install"
 	"github.com/irisha/irisha/internal/cli/render"
 	"github.com/irisha/irisha/internal/cli/resize"
@@ -37,6 +38,7 @@ plugin: kubectl irisha status iris.`,
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(
+		doctor.NewCommand(out, errOut),
 		render.NewCommand(in, out),
 		install.NewInstallCommand(dist.Objects, out, errOut),
 		install.NewUninstallCommand(dist.Objects, out, errOut),

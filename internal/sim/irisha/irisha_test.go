@@ -212,6 +212,12 @@ func boot(ctx context.Context, t *testing.T) *booted {
 // DaemonSet) and the operator waiting for them when witnesses is set.
 func bootWith(ctx context.Context, t *testing.T, witnesses bool) *booted {
 	t.Helper()
+	return bootOperator(ctx, t, witnesses, simirisha.OperatorOptions{})
+}
+
+// bootOperator is bootWith with the operator's options.
+func bootOperator(ctx context.Context, t *testing.T, witnesses bool, opts simirisha.OperatorOptions) *booted {
+	t.Helper()
 	c, err := sim.Start(ctx, sim.Options{
 		Nodes: 3, Timings: sim.FastTimings(), Log: testr.New(t),
 		KeepWorkDir: os.Getenv("IRISHA_SIM_KEEP") != "",
@@ -231,12 +237,11 @@ func bootWith(ctx context.Context, t *testing.T, witnesses bool) *booted {
 			}
 		}
 	})
-	var opts simirisha.OperatorOptions
 	if witnesses {
 		if err := simirisha.StartWitnesses(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		opts.Args = []string{"--witness-namespace=" + simirisha.WitnessNamespace}
+		opts.Args = append(opts.Args, "--witness-namespace="+simirisha.WitnessNamespace)
 	}
 	if b.operator, err = simirisha.StartOperator(ctx, c, bins, opts); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/irisha/irisha/internal/fsbench"
 	"github.com/irisha/irisha/internal/iris/fakeiris"
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
@@ -42,14 +43,20 @@ type RunnerOptions struct {
 
 // Runner is a sim.ContainerRunner for irisha pods: the IRIS container
 // (command /irisha/irisha-manager, as the operator renders it) runs as the
-// real agent with the fake IRIS under it. Init containers never run in the
-// sim (the agent binary is already on the host), and other containers go
-// to opts.Other.
+// real agent with the fake IRIS under it, the witness and the storage bench
+// run as irisha-manager too. Init containers never run in the sim (the
+// agent binary is already on the host), and other containers go to
+// opts.Other.
 func Runner(bins Binaries, opts RunnerOptions) sim.ContainerRunner {
 	return func(ctx context.Context, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
 		spec := containerSpec(env.Pod, env.Container)
-		if spec != nil && len(spec.Command) > 1 && spec.Command[0] == resources.AgentImageBinary && spec.Command[1] == "witness" {
-			return witnessProcess(bins, env, spec)
+		if spec != nil && len(spec.Command) > 1 && spec.Command[0] == resources.AgentImageBinary {
+			switch spec.Command[1] {
+			case "witness":
+				return witnessProcess(bins, env, spec)
+			case fsbench.Command:
+				return fsbenchProcess(bins, env, spec), nil
+			}
 		}
 		if spec == nil || len(spec.Command) == 0 || spec.Command[0] != resources.AgentBinary {
 			if opts.Other != nil {
@@ -184,6 +191,24 @@ func witnessProcess(bins Binaries, env sim.ContainerEnv, spec *corev1.Container)
 	cmd := exec.Command(bins.Manager, args...)
 	cmd.Env = append(hostEnv(""), containerEnv(env, spec)...)
 	return &sim.ContainerProcess{Cmd: cmd}, nil
+}
+
+// fsbenchProcess runs the storage bench of `irisha doctor --bench-storage`
+// (irisha-manager fsbench) as a local process: on the volume's host
+// directory, its result written where the kubelet reads the container's
+// termination message. The figures are then this machine's disk's, not a
+// replicated store's.
+func fsbenchProcess(bins Binaries, env sim.ContainerEnv, spec *corev1.Container) *sim.ContainerProcess {
+	args := append(append([]string(nil), spec.Command[1:]...), spec.Args...)
+	if i := indexOf(args, fsbench.FlagDir); i >= 0 && i+1 < len(args) {
+		args[i+1] = remapPath(args[i+1], spec.VolumeMounts, env.Volumes)
+	}
+	if env.TerminationMessageFile != "" {
+		args, _ = setFlag(args, fsbench.FlagResultFile, env.TerminationMessageFile)
+	}
+	cmd := exec.Command(bins.Manager, args...)
+	cmd.Env = hostEnv("")
+	return &sim.ContainerProcess{Cmd: cmd}
 }
 
 // hostEnv is the little of the host's environment a process needs: PATH

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/cli/doctor"
+	"github.com/irisha/irisha/internal/fsbench"
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
 	"github.com/irisha/irisha/internal/sim/reference"
@@ -87,6 +90,27 @@ func TestAgentProcess(t *testing.T) {
 	pod.Spec.Containers[0].Command = []string{"/iris-main"}
 	if cp, err := run(context.Background(), env); err != nil || cp != nil {
 		t.Fatalf("another container: %v, %v; want virtual", cp, err)
+	}
+}
+
+// TestFsbenchProcess: the pod `irisha doctor --bench-storage` creates runs
+// irisha-manager fsbench on the volume's host directory, its result where
+// the kubelet reads the termination message.
+func TestFsbenchProcess(t *testing.T) {
+	spec := doctor.BenchPod("scratch", "irisha-bench-x", "irisha:sim", 100, time.Minute).Spec
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "scratch", Name: "irisha-bench-y"}, Spec: spec}
+	bins := Binaries{Manager: "/bin/irisha-manager"}
+	env := sim.ContainerEnv{Node: "node-1", Pod: pod, Container: spec.Containers[0].Name,
+		Volumes:                map[string]string{spec.Volumes[0].Name: "/sim/volumes/pvc-7"},
+		TerminationMessageFile: "/sim/nodes/node-1/termination-messages/x"}
+	cp, err := Runner(bins, RunnerOptions{})(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{bins.Manager, fsbench.Command, fsbench.FlagDir, "/sim/volumes/pvc-7", fsbench.FlagWrites, "100",
+		fsbench.FlagResultFile, env.TerminationMessageFile}
+	if !slices.Equal(cp.Cmd.Args, want) {
+		t.Fatalf("command %q, want %q", cp.Cmd.Args, want)
 	}
 }
 

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -107,16 +110,21 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 		restarts++
 	}
 	var cp *ContainerProcess
+	var termFile string
 	if k.cfg.Runner != nil {
 		vols := map[string]string{}
 		for _, v := range st.vols {
 			vols[v.Name] = k.cfg.VolumeDir(v.PVName)
 		}
 		var err error
+		if termFile, err = k.terminationMessageFile(pod, c.name, restarts); err != nil {
+			return err
+		}
 		cp, err = k.cfg.Runner(ctx, ContainerEnv{
 			NodeIP: k.cfg.NodeIP,
 			Node:   k.cfg.NodeName, Pod: pod.DeepCopy(), Container: c.name, RestartCount: restarts,
 			Kubeconfig: k.cfg.Kubeconfig, APIServer: k.cfg.APIServer, Volumes: vols,
+			TerminationMessageFile: termFile,
 		})
 		if err != nil {
 			return fmt.Errorf("runner for %s/%s: %w", key, c.name, err)
@@ -158,15 +166,15 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 	if p != nil {
 		go func() {
 			<-p.Done()
-			k.exited(key, st, c, p, exitCode(p.Err()))
+			k.exited(key, st, c, p, exitCode(p.Err()), readTerminationMessage(termFile))
 		}()
 	}
 	return nil
 }
 
-// exited records that c stopped with code; a crash unless the pod is
-// stopping.
-func (k *Kubelet) exited(key string, st *podState, c *container, p *proc.Process, code int32) {
+// exited records that c stopped with code and the termination message its
+// process left; a crash unless the pod is stopping.
+func (k *Kubelet) exited(key string, st *podState, c *container, p *proc.Process, code int32, message string) {
 	k.mu.Lock()
 	if !c.running || c.proc != p {
 		k.mu.Unlock()
@@ -175,6 +183,7 @@ func (k *Kubelet) exited(key string, st *podState, c *container, p *proc.Process
 	now := time.Now()
 	term := &corev1.ContainerStateTerminated{
 		ExitCode: code, Reason: "Error", StartedAt: metav1.NewTime(c.startedAt), FinishedAt: metav1.NewTime(now), ContainerID: c.id,
+		Message: message,
 	}
 	if code == 0 {
 		term.Reason = "Completed"
@@ -217,8 +226,46 @@ func (k *Kubelet) CrashContainer(namespace, name, containerName string) error {
 		// The exit watcher records the crash.
 		return p.Signal(syscall.SIGKILL)
 	}
-	k.exited(key, st, c, nil, 137)
+	k.exited(key, st, c, nil, 137, "")
 	return nil
+}
+
+// maxTerminationMessage is what the real kubelet keeps of a container's
+// termination message (4096 bytes).
+const maxTerminationMessage = 4096
+
+// terminationMessageFile is the host file standing for one start of a
+// container's terminationMessagePath, empty and fresh; "" without a
+// StateDir.
+func (k *Kubelet) terminationMessageFile(pod *corev1.Pod, container string, restarts int32) (string, error) {
+	if k.cfg.StateDir == "" {
+		return "", nil
+	}
+	dir := filepath.Join(k.cfg.StateDir, "termination-messages")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
+	}
+	f := filepath.Join(dir, fmt.Sprintf("%s_%s_%s_%d", pod.Namespace, pod.Name, container, restarts))
+	if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("removing the old %s: %w", f, err)
+	}
+	return f, nil
+}
+
+// readTerminationMessage reads what a process left in its termination
+// message file, as much as the kubelet keeps; nothing when there is none.
+// (The real kubelet's FallbackToLogsOnError is not simulated.)
+func readTerminationMessage(path string) string {
+	if path == "" {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = f.Close() }()
+	b, _ := io.ReadAll(io.LimitReader(f, maxTerminationMessage))
+	return string(b)
 }
 
 // stopContainers asks every running container to stop (SIGTERM, SIGKILL

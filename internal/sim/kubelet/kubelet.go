@@ -46,6 +46,12 @@ type ContainerEnv struct {
 	// Volumes maps the pod's PVC-backed volume names to the host directory
 	// standing for the mounted block device.
 	Volumes map[string]string
+	// TerminationMessageFile is the host file standing for the container's
+	// terminationMessagePath (empty without Config.StateDir): what the
+	// process writes there becomes the message of its terminated state,
+	// as the real kubelet reads the file it bind-mounts there. The runner
+	// points the process at it.
+	TerminationMessageFile string
 }
 
 // ContainerProcess is the process standing for one container.
@@ -85,8 +91,11 @@ type Config struct {
 	StartProcess func(name string, cmd *exec.Cmd) (*proc.Process, error)
 	// VolumeDir returns the host directory of a PV.
 	VolumeDir func(pvName string) string
-	Backoff   Backoff
-	Log       logr.Logger
+	// StateDir, if set, holds the node's files standing for containers'
+	// own (termination messages); see ContainerEnv.TerminationMessageFile.
+	StateDir string
+	Backoff  Backoff
+	Log      logr.Logger
 }
 
 // Kubelet is one simulated node's kubelet.
