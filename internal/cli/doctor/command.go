@@ -8,16 +8,12 @@ import (
 	"io"
 	"time"
 
-	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/cli/kube"
 	"github.com/irisha/irisha/internal/fsbench"
 	"github.com/irisha/irisha/internal/version"
 )
@@ -155,32 +151,21 @@ func (o *Options) Validate() error {
 // Complete builds the clients from the kubeconfig flags and fills the
 // namespace from the context.
 func (o *Options) Complete() error {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.Kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.Context}
-	overrides.Context.Namespace = o.Namespace
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-	ns, _, err := cc.Namespace()
+	f := kube.Flags{Kubeconfig: o.Kubeconfig, Context: o.Context, Namespace: o.Namespace}
+	ns, err := f.ResolveNamespace()
 	if err != nil {
-		return fmt.Errorf("reading the namespace from the kubeconfig: %w", err)
+		return err
 	}
 	o.Namespace = ns
 	if o.Client != nil {
 		return nil
 	}
-	cfg, err := cc.ClientConfig()
+	cfg, err := f.RESTConfig()
 	if err != nil {
-		return fmt.Errorf("loading the kubeconfig: %w", err)
+		return err
 	}
-	cfg.UserAgent = "irisha-doctor/" + version.Version
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, snapshotv1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			return fmt.Errorf("registering types: %w", err)
-		}
-	}
-	if o.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		return fmt.Errorf("creating a client for %s: %w", cfg.Host, err)
+	if o.Client, err = f.Client(); err != nil {
+		return err
 	}
 	if o.Discovery, err = discovery.NewDiscoveryClientForConfig(cfg); err != nil {
 		return fmt.Errorf("creating a discovery client for %s: %w", cfg.Host, err)

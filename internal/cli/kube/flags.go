@@ -71,8 +71,9 @@ func Scheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// Client connects to the cluster the flags name.
-func (f *Flags) Client() (client.WithWatch, error) {
+// RESTConfig is the connection the flags name, as irisha's user agent,
+// with the API server's warnings sent to Warnings.
+func (f *Flags) RESTConfig() (*rest.Config, error) {
 	cfg, err := f.clientConfig().ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("loading the kubeconfig: %w (set --kubeconfig, $KUBECONFIG or --context)", err)
@@ -85,6 +86,15 @@ func (f *Flags) Client() (client.WithWatch, error) {
 		cfg.WarningHandler = rest.NewWarningWriter(f.Warnings, rest.WarningWriterOptions{Deduplicate: true})
 	} else {
 		cfg.WarningHandler = rest.NoWarnings{}
+	}
+	return cfg, nil
+}
+
+// Client connects to the cluster the flags name.
+func (f *Flags) Client() (client.WithWatch, error) {
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return nil, err
 	}
 	s, err := Scheme()
 	if err != nil {

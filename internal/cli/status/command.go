@@ -8,15 +8,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/irisha/irisha/api/v1alpha1"
-	"github.com/irisha/irisha/internal/version"
+	"github.com/irisha/irisha/internal/cli/kube"
 )
 
 // Output formats.
@@ -102,35 +98,17 @@ is still shown. Installed on PATH as kubectl-irisha, it is also
 // Complete builds the client from the kubeconfig flags and fills the
 // namespace from the context.
 func (o *Options) Complete() error {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.Kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.Context}
-	overrides.Context.Namespace = o.Namespace
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-	ns, _, err := cc.Namespace()
+	f := kube.Flags{Kubeconfig: o.Kubeconfig, Context: o.Context, Namespace: o.Namespace}
+	ns, err := f.ResolveNamespace()
 	if err != nil {
-		return fmt.Errorf("reading the namespace from the kubeconfig: %w", err)
+		return err
 	}
 	o.Namespace = ns
 	if o.Client != nil {
 		return nil
 	}
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return fmt.Errorf("loading the kubeconfig: %w", err)
-	}
-	cfg.UserAgent = "irisha-status/" + version.Version
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return fmt.Errorf("registering built-in types: %w", err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return fmt.Errorf("registering irisha types: %w", err)
-	}
-	if o.Client, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
-		return fmt.Errorf("creating a client for %s: %w", cfg.Host, err)
-	}
-	return nil
+	o.Client, err = f.Client()
+	return err
 }
 
 // Validate checks the flags.
