@@ -15,7 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
+	"github.com/irisha/irisha/config"
 	"github.com/irisha/irisha/dist"
 	"github.com/irisha/irisha/internal/testenv"
 )
@@ -197,4 +199,26 @@ func start(t *testing.T) (*testenv.Env, context.Context) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return env, ctx
+}
+
+// TestInstallHoldsEveryCRD: a CRD controller-gen generates but
+// config/crd/kustomization.yaml does not list would be missing from the
+// install, and the operator would fail to watch its kind.
+func TestInstallHoldsEveryCRD(t *testing.T) {
+	crds, err := config.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t)
+	for _, doc := range crds {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool {
+			return o.GetKind() == "CustomResourceDefinition" && o.GetName() == u.GetName()
+		}) {
+			t.Errorf("dist/install.yaml lacks CRD %s: list it in config/crd/kustomization.yaml and make dist", u.GetName())
+		}
+	}
 }
