@@ -199,19 +199,11 @@ func (o *CreateOptions) wait(ctx context.Context, c client.WithWatch, b *v1alpha
 	}
 	waitCtx, cancel := kube.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	start := o.Clock.Now()
-	var last *progress
-	err := kube.WaitFor(waitCtx, c, client.ObjectKeyFromObject(b), &v1alpha1.IrisBackup{}, &v1alpha1.IrisBackupList{}, func(cur *v1alpha1.IrisBackup) (bool, error) {
-		cur.DeepCopyInto(b)
-		p := progressOf(cur)
-		if last == nil || p != *last {
-			last = &p
-			if _, err := fmt.Fprintln(progressOut, p.line(o.Clock.Since(start))); err != nil {
-				return false, err
-			}
-		}
-		return cur.Status.Phase.Ended(), nil
-	})
+	err := kube.WaitShowing(waitCtx, c, client.ObjectKeyFromObject(b), &v1alpha1.IrisBackup{}, &v1alpha1.IrisBackupList{}, progressOut, o.Clock, progressOf,
+		func(cur *v1alpha1.IrisBackup) (bool, error) {
+			cur.DeepCopyInto(b)
+			return cur.Status.Phase.Ended(), nil
+		})
 	if err != nil {
 		return stillRunning(ctx, err, o.Timeout, b)
 	}

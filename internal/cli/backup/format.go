@@ -70,8 +70,8 @@ func progressOf(b *v1alpha1.IrisBackup) progress {
 	return progress{phase: b.Status.Phase, reason: b.Status.Reason, message: b.Status.Message}
 }
 
-// line is one progress line: the time waited, the phase, what is going on.
-func (p progress) line(elapsed time.Duration) string {
+// Line is one progress line: the time waited, the phase, what is going on.
+func (p progress) Line(elapsed time.Duration) string {
 	phase := string(p.phase)
 	msg := p.message
 	if phase == "" {

@@ -147,7 +147,7 @@ func TestProgressLines(t *testing.T) {
 		{42 * time.Second, progress{phase: v1alpha1.BackupFinalizing, message: "waiting"}},
 		{65 * time.Second, progress{phase: v1alpha1.BackupFailed, reason: "ThawDeadline", message: "The agent did not report the thaw"}},
 	} {
-		lines = append(lines, tc.p.line(tc.elapsed))
+		lines = append(lines, tc.p.Line(tc.elapsed))
 	}
 	want := []string{
 		"   0.0s  Created       waiting for the irisha operator to start the backup",

@@ -3,12 +3,14 @@ package kube
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -116,4 +118,29 @@ func WithTimeout(ctx context.Context, d time.Duration) (context.Context, context
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// Progress is what a wait says it waits for: a line is printed each time
+// it changes.
+type Progress interface {
+	comparable
+	// Line says it, elapsed into the wait.
+	Line(elapsed time.Duration) string
+}
+
+// WaitShowing is WaitFor that prints state's line to out each time it
+// changes, with the time since the wait began.
+func WaitShowing[T client.Object, P Progress](ctx context.Context, c client.WithWatch, key client.ObjectKey, obj T, list client.ObjectList,
+	out io.Writer, clk clock.PassiveClock, state func(T) P, check func(T) (bool, error)) error {
+	start := clk.Now()
+	var last *P
+	return WaitFor(ctx, c, key, obj, list, func(cur T) (bool, error) {
+		if p := state(cur); last == nil || p != *last {
+			last = &p
+			if _, err := fmt.Fprintln(out, p.Line(clk.Since(start))); err != nil {
+				return false, err
+			}
+		}
+		return check(cur)
+	})
 }

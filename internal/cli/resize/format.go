@@ -77,7 +77,7 @@ func describe(c *metav1.Condition) string {
 	return s
 }
 
-func (p progress) line(elapsed time.Duration) string {
+func (p progress) Line(elapsed time.Duration) string {
 	return strings.TrimRight(fmt.Sprintf("%7s  capacity %-8s  %s", kube.Elapsed(elapsed), p.capacity, p.detail), " ")
 }
 

@@ -71,7 +71,7 @@ func TestProgressLine(t *testing.T) {
 		Conditions: []metav1.Condition{{Type: v1alpha1.ConditionResizing, Status: "True", Reason: "Offline",
 			Message: "IRIS is stopped while the volume grows"}},
 	}}
-	got := progressOf(inst, resource.MustParse("20Gi"), 2).line(0)
+	got := progressOf(inst, resource.MustParse("20Gi"), 2).Line(0)
 	want := "   0.0s  capacity 10Gi      Resizing=True Offline: IRIS is stopped while the volume grows (Offline, step Detaching)"
 	if got != want {
 		t.Errorf("line\n%q, want\n%q", got, want)

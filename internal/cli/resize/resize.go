@@ -154,19 +154,12 @@ func (o *Options) wait(ctx context.Context, c client.WithWatch, inst *v1alpha1.I
 	gen := inst.Generation
 	waitCtx, cancel := kube.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	start := o.Clock.Now()
-	var last *progress
-	err := kube.WaitFor(waitCtx, c, client.ObjectKeyFromObject(inst), &v1alpha1.IrisInstance{}, &v1alpha1.IrisInstanceList{}, func(cur *v1alpha1.IrisInstance) (bool, error) {
-		cur.DeepCopyInto(inst)
-		p := progressOf(cur, o.Size, gen)
-		if last == nil || p != *last {
-			last = &p
-			if _, err := fmt.Fprintln(progressOut, p.line(o.Clock.Since(start))); err != nil {
-				return false, err
-			}
-		}
-		return outcome(cur, o.Size, gen)
-	})
+	state := func(cur *v1alpha1.IrisInstance) progress { return progressOf(cur, o.Size, gen) }
+	err := kube.WaitShowing(waitCtx, c, client.ObjectKeyFromObject(inst), &v1alpha1.IrisInstance{}, &v1alpha1.IrisInstanceList{}, progressOut, o.Clock, state,
+		func(cur *v1alpha1.IrisInstance) (bool, error) {
+			cur.DeepCopyInto(inst)
+			return outcome(cur, o.Size, gen)
+		})
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		state := progressOf(inst, o.Size, gen)
 		follow := fmt.Sprintf("the operator goes on, follow it with: kubectl get iris %s -n %s -w", inst.Name, inst.Namespace)

@@ -122,7 +122,7 @@ func describe(c *metav1.Condition) string {
 	return s
 }
 
-func (p progress) line(elapsed time.Duration) string {
+func (p progress) Line(elapsed time.Duration) string {
 	phase := string(p.phase)
 	if phase == "" {
 		phase = "Created"

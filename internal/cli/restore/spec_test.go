@@ -111,7 +111,7 @@ func TestProgressAndOutcome(t *testing.T) {
 	} {
 		inst := &v1alpha1.IrisInstance{ObjectMeta: metav1.ObjectMeta{Name: "x", Generation: 2},
 			Spec: v1alpha1.IrisInstanceSpec{RestoreFrom: restoreFrom}, Status: tc.status}
-		if got := progressOf(inst).line(0 * time.Second); got != tc.line {
+		if got := progressOf(inst).Line(0 * time.Second); got != tc.line {
 			t.Errorf("%s: line\n%q, want\n%q", tc.name, got, tc.line)
 		}
 		done, err := outcome(inst, 2)
