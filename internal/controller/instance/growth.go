@@ -100,10 +100,12 @@ func planGrowth(in growthInput) growthPlan {
 					"(kubectl patch storageclass %s -p '{\"allowVolumeExpansion\": true}')", in.className, in.request.String(), target.String(), in.className)}
 		case in.offline:
 			p.rec = &v1alpha1.ResizeRecord{Mode: v1alpha1.ResizeOffline, Step: v1alpha1.ResizeStopping, From: in.request.DeepCopy(), To: target, Automatic: automatic, StartedAt: metav1.NewTime(in.now)}
+			p.stopped = true
 			p.events = append(p.events, growthEvent{corev1.EventTypeWarning, "PlannedOutage", fmt.Sprintf(
 				"Stopping IRIS to grow the volume from %s to %s: StorageClass %s grows volumes only while they are detached", in.request.String(), target.String(), in.className)})
 		default:
 			p.rec = &v1alpha1.ResizeRecord{Mode: v1alpha1.ResizeOnline, Step: v1alpha1.ResizeExpanding, From: in.request.DeepCopy(), To: target, Automatic: automatic, StartedAt: metav1.NewTime(in.now)}
+			p.request = target
 			why := "spec.storage.size"
 			if automatic {
 				why = fmt.Sprintf("autoGrow: %.0f%% in use", 100*in.usage.Ratio())
@@ -111,7 +113,10 @@ func planGrowth(in growthInput) growthPlan {
 			p.events = append(p.events, growthEvent{corev1.EventTypeNormal, "Expanding", fmt.Sprintf("Growing the volume from %s to %s online (%s)", in.request.String(), target.String(), why)})
 		}
 	}
-	if p.rec != nil {
+	if p.rec != nil && in.rec != nil {
+		// A growth moves on only from what was observed with its record
+		// in place: the pass that starts it observed the pods and the
+		// attachment of no growth (readGrowth skips them then).
 		p.step(in)
 	}
 	p.resizing = condition{metav1.ConditionFalse, ReasonNotResizing, ""}

@@ -50,6 +50,12 @@ func (r *Reconciler) readGrowth(ctx context.Context, inst *v1alpha1.IrisInstance
 	if err := r.readClass(ctx, pvc, &in); err != nil {
 		return in, err
 	}
+	in.usage, err = r.usage(ctx, inst)
+	if err != nil || in.rec == nil {
+		// The PV, its attachments and the pods matter only to the steps of
+		// a growth in progress: a steady instance is not charged for them.
+		return in, err
+	}
 	if pvc.Spec.VolumeName != "" {
 		pv := &corev1.PersistentVolume{}
 		if err := r.Get(ctx, client.ObjectKey{Name: pvc.Spec.VolumeName}, pv); err == nil {
@@ -69,8 +75,7 @@ func (r *Reconciler) readGrowth(ctx context.Context, inst *v1alpha1.IrisInstance
 	for i := range pods.Items {
 		in.podReady = in.podReady || (pods.Items[i].DeletionTimestamp.IsZero() && resources.PodReady(&pods.Items[i]))
 	}
-	in.usage, err = r.usage(ctx, inst)
-	return in, err
+	return in, nil
 }
 
 func (r *Reconciler) readClass(ctx context.Context, pvc *corev1.PersistentVolumeClaim, in *growthInput) error {

@@ -129,3 +129,17 @@ func TestAutoGrow(t *testing.T) {
 		t.Errorf("at the limit: %+v", p)
 	}
 }
+
+// TestGrowthStartsWithoutStepping: readGrowth reads no pods and no
+// attachment without a growth in progress, so the pass that starts an
+// offline growth must not take their zero values for "IRIS stopped,
+// volume detached" and grow the claim under the running IRIS.
+func TestGrowthStartsWithoutStepping(t *testing.T) {
+	in := steady()
+	in.spec, in.offline = q("20Gi"), true
+	in.pods, in.podReady, in.attached = 0, false, false
+	p := planGrowth(in)
+	if p.rec == nil || p.rec.Step != v1alpha1.ResizeStopping || !p.stopped || p.request.Cmp(q("10Gi")) != 0 {
+		t.Errorf("offline start with nothing observed: %+v request %s, want Stopping, stopped, the claim untouched", p.rec, p.request.String())
+	}
+}
