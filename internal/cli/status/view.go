@@ -222,7 +222,7 @@ func pods(s *Snapshot) []PodView {
 			Name:      p.Name,
 			Current:   p.Name == s.Instance.Status.Pod,
 			Phase:     string(p.Status.Phase),
-			Ready:     podReady(&p),
+			Ready:     resources.PodReady(&p),
 			Node:      p.Spec.NodeName,
 			CreatedAt: p.CreationTimestamp.Time,
 		}
@@ -253,15 +253,6 @@ func pods(s *Snapshot) []PodView {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.Name, b.Name))
 	})
 	return out
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func volume(s *Snapshot) VolumeView {

@@ -159,12 +159,7 @@ func uniqueVolumeName(pv *corev1.PersistentVolume) string {
 }
 
 func podOf(p *corev1.Pod) fencing.Pod {
-	out := fencing.Pod{Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName, Deleting: p.DeletionTimestamp != nil}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			out.Ready = true
-		}
-	}
+	out := fencing.Pod{Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName, Deleting: p.DeletionTimestamp != nil, Ready: resources.PodReady(p)}
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.Name == irisContainer && cs.State.Running != nil {
 			out.IrisRunning = true

@@ -95,7 +95,8 @@ func (r *Reconciler) planRestore(ctx context.Context, inst *v1alpha1.IrisInstanc
 	}
 	vs := &snapshotv1.VolumeSnapshot{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: snapshot}, vs); err != nil {
-		if apierrors.IsNotFound(err) || isNoKind(err) {
+		// No match: the cluster serves no VolumeSnapshot API, so no snapshot.
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 			return pending(ReasonRestoreNoSource, "VolumeSnapshot %s does not exist in namespace %s", snapshot, inst.Namespace), nil
 		}
 		return nil, fmt.Errorf("getting VolumeSnapshot %s: %w", snapshot, err)
@@ -118,6 +119,3 @@ func (r *Reconciler) planRestore(ctx context.Context, inst *v1alpha1.IrisInstanc
 func pending(reason, format string, args ...any) *restoreOutcome {
 	return &restoreOutcome{status: metav1.ConditionFalse, reason: reason, message: fmt.Sprintf(format, args...)}
 }
-
-// isNoKind: the cluster serves no VolumeSnapshot API, so no snapshot exists.
-func isNoKind(err error) bool { return meta.IsNoMatchError(err) }
