@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/irisha/irisha/internal/volume"
 )
 
 // Config of the simulated block store.
@@ -115,30 +117,25 @@ func (s *Store) VolumeDir(pvName string) string {
 }
 
 // StatsFile is the file beside a volume's directory that says its size and
-// use, JSON {"capacityBytes", "usedBytes"}: what statfs of the mounted
+// use (volume.Stats as JSON, what volume.Measure reads): what statfs of the mounted
 // volume would say (the agent reads it in the simulated cluster). It is not
 // in the volume, so snapshots do not copy it.
 func StatsFile(volumeDir string) string { return volumeDir + ".stats" }
 
-type volumeStats struct {
-	CapacityBytes int64 `json:"capacityBytes"`
-	UsedBytes     int64 `json:"usedBytes"`
-}
-
 // SetVolumeUsed sets how much of a PV's volume is in use.
 func (s *Store) SetVolumeUsed(pvName string, used int64) error {
-	return s.updateStats(pvName, func(st *volumeStats) { st.UsedBytes = used })
+	return s.updateStats(pvName, func(st *volume.Stats) { st.UsedBytes = used })
 }
 
 func (s *Store) setCapacity(pvName string, capacity int64) error {
-	return s.updateStats(pvName, func(st *volumeStats) { st.CapacityBytes = capacity })
+	return s.updateStats(pvName, func(st *volume.Stats) { st.CapacityBytes = capacity })
 }
 
-func (s *Store) updateStats(pvName string, change func(*volumeStats)) error {
+func (s *Store) updateStats(pvName string, change func(*volume.Stats)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	file := StatsFile(s.VolumeDir(pvName))
-	var st volumeStats
+	var st volume.Stats
 	if b, err := os.ReadFile(file); err == nil {
 		if err := json.Unmarshal(b, &st); err != nil {
 			return fmt.Errorf("reading %s: %w", file, err)
