@@ -220,8 +220,8 @@ func auditOf(path, user string) (refused []string, used map[string]int, err erro
 // exerciseBackupsAndGrowth makes the operator use what backups, schedules
 // and growth need: a failed backup (its snapshot deleted), a schedule whose
 // retention deletes a backup, a changed deletion policy (the snapshot's
-// owner patched), a grown volume and a changed spec (Deployment and Secret
-// updated).
+// owner patched), a grown volume and a changed spec (Deployment, Secret and
+// Service updated).
 func exerciseBackupsAndGrowth(ctx context.Context, t *testing.T, c *sim.Cluster, cl client.Client) {
 	t.Helper()
 	c.FailSnapshots("no healthy replica")
@@ -273,6 +273,7 @@ func exerciseBackupsAndGrowth(ctx context.Context, t *testing.T, c *sim.Cluster,
 	patch = client.MergeFrom(inst.DeepCopy())
 	inst.Spec.Storage.Size = resource.MustParse("2Gi")
 	inst.Spec.ShutdownTimeoutSeconds = 200
+	inst.Spec.Service.Type = corev1.ServiceTypeNodePort
 	if err := cl.Patch(ctx, inst, patch); err != nil {
 		t.Fatal(err)
 	}
@@ -289,15 +290,11 @@ var grantExemptions = map[string]string{
 	"delete persistentvolumeclaims":   "checked by OwnerReferencesPermissionEnforcement when a claim's owner changes, not a request",
 	"get configmaps":                  "granted on to the agent's Role (RBAC escalation check)",
 	"get irisbackups":                 "granted on to the agent's Role (RBAC escalation check)",
-	"get leases":                      "granted on to the agent's Role; leader election's own get is in the Role",
-	"get irisinstances":               "patchFresh's re-read after a conflict, which a run may not meet",
 	"get nodes":                       "patchFresh's re-read after a conflict, which a run may not meet",
 	"update configmaps":               "the witnesses' membership changing (a node added or removed)",
-	"update serviceaccounts":          "drift on an object the operator owns",
-	"update services":                 "drift, or a change of spec.service",
-	"update roles":                    "drift on an object the operator owns",
-	"update rolebindings":             "drift on an object the operator owns",
-	"update leases":                   "clearLease in a failover that frees a Lease (witnesses in use)",
+	"update serviceaccounts":          "an irisha upgrade that changes the objects it builds",
+	"update roles":                    "an irisha upgrade that changes the objects it builds",
+	"update rolebindings":             "an irisha upgrade that changes the objects it builds",
 }
 
 // unusedGrants lists the verbs on resources of the operator's ClusterRole
