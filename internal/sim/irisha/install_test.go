@@ -291,6 +291,7 @@ var grantExemptions = map[string]string{
 	"get configmaps":                  "granted on to the agent's Role (RBAC escalation check)",
 	"get irisbackups":                 "granted on to the agent's Role (RBAC escalation check)",
 	"get nodes":                       "patchFresh's re-read after a conflict, which a run may not meet",
+	"get irisinstances":               "patchFresh's re-read after a conflict, which a run may not meet",
 	"update configmaps":               "the witnesses' membership changing (a node added or removed)",
 	"update serviceaccounts":          "an irisha upgrade that changes the objects it builds",
 	"update roles":                    "an irisha upgrade that changes the objects it builds",
