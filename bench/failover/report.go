@@ -8,7 +8,7 @@ import (
 
 	"github.com/irisha/irisha/bench/internal/stats"
 	"github.com/irisha/irisha/internal/fencing"
-	"github.com/irisha/irisha/internal/sim/observe"
+	"github.com/irisha/irisha/internal/observe"
 )
 
 // report is the JSON output.

@@ -23,7 +23,7 @@ import (
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
-	"github.com/irisha/irisha/internal/sim/observe"
+	"github.com/irisha/irisha/internal/observe"
 	"github.com/irisha/irisha/internal/sim/proc"
 	"github.com/irisha/irisha/internal/sim/reference"
 )

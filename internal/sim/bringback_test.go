@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/irisha/irisha/internal/sim"
-	"github.com/irisha/irisha/internal/sim/observe"
+	"github.com/irisha/irisha/internal/observe"
 	"github.com/irisha/irisha/internal/sim/reference"
 )
 

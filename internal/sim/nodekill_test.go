@@ -15,7 +15,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/irisha/irisha/internal/sim"
-	"github.com/irisha/irisha/internal/sim/observe"
+	"github.com/irisha/irisha/internal/observe"
 	"github.com/irisha/irisha/internal/sim/reference"
 )
 

@@ -19,7 +19,7 @@ import (
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
-	"github.com/irisha/irisha/internal/sim/observe"
+	"github.com/irisha/irisha/internal/observe"
 	"github.com/irisha/irisha/internal/sim/proc"
 )
 

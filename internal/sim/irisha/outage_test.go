@@ -15,7 +15,7 @@ import (
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
-	"github.com/irisha/irisha/internal/sim/observe"
+	"github.com/irisha/irisha/internal/observe"
 )
 
 // TestControlPlaneOutageStopsNothing: with the node witnesses running, the

@@ -1,5 +1,5 @@
-// Package observe measures what chaos does to an application on the
-// simulated cluster, from the API server's point of view, by watching (not
+// Package observe measures what chaos does to an application, on the
+// simulated cluster or any other, from the API server's point of view, by watching (not
 // polling) pods, nodes, claims, volumes, VolumeAttachments and events:
 //
 //   - W1 records every interval during which one volume is attached to two
