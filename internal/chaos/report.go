@@ -42,8 +42,19 @@ const (
 	MarkFirstWrite MarkKind = "first-write"
 )
 
+// Marks of the backup-restore drill, whose "fault" is the backup request
+// and whose ready and first write are the restored clone's.
+const (
+	MarkFrozen    MarkKind = "frozen"
+	MarkCut       MarkKind = "cut"
+	MarkThawed    MarkKind = "thawed"
+	MarkCompleted MarkKind = "completed"
+	MarkRestore   MarkKind = "restore"
+)
+
 // MarkOrder is the order marks are drawn and listed in.
-var MarkOrder = []MarkKind{MarkFault, MarkDetected, MarkFenced, MarkAttached, MarkReady, MarkFirstWrite}
+var MarkOrder = []MarkKind{MarkFault, MarkFrozen, MarkCut, MarkThawed, MarkCompleted, MarkRestore,
+	MarkDetected, MarkFenced, MarkAttached, MarkReady, MarkFirstWrite}
 
 // Mark is one timeline step, seconds after the fault.
 type Mark struct {

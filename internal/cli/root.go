@@ -10,11 +10,13 @@ import (
 
 	"github.com/irisha/irisha/dist"
 	"github.com/irisha/irisha/internal/cli/backup"
+	"github.com/irisha/irisha/internal/cli/chaos"
 	"github.com/irisha/irisha/internal/cli/doctor"
 	"github.com/irisha/irisha/internal/cli/install"
 	"github.com/irisha/irisha/internal/cli/render"
 	"github.com/irisha/irisha/internal/cli/resize"
 	"github.com/irisha/irisha/internal/cli/restore"
+	"github.com/irisha/irisha/internal/cli/sandbox"
 	"github.com/irisha/irisha/internal/cli/sim"
 	"github.com/irisha/irisha/internal/cli/status"
 	"github.com/irisha/irisha/internal/version"
@@ -46,6 +48,8 @@ plugin: kubectl irisha status iris.`,
 		restore.NewCommand(out, errOut),
 		resize.NewCommand(out, errOut),
 		sim.NewCommand(),
+		sandbox.NewCommand(out),
+		chaos.NewCommand(out, errOut),
 		status.NewCommand(out),
 		&cobra.Command{
 			Use:   "version",

@@ -132,3 +132,22 @@ func ExactArgs(n int, hint string) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// ContextName names the cluster for reports: the kubeconfig context in
+// use, else its server.
+func (f *Flags) ContextName() string {
+	raw, err := f.clientConfig().RawConfig()
+	if err == nil {
+		name := f.Context
+		if name == "" {
+			name = raw.CurrentContext
+		}
+		if name != "" {
+			return name
+		}
+	}
+	if cfg, err := f.RESTConfig(); err == nil {
+		return cfg.Host
+	}
+	return "unknown"
+}
