@@ -14,6 +14,7 @@ import (
 type timeline struct {
 	Width, Height       float64
 	PlotLeft, PlotRight float64
+	PlotWidth           float64
 	AxisY, TickLabelY   float64
 	TickEnd             float64
 	PlotTop             float64
@@ -86,6 +87,7 @@ const (
 func newTimeline(r *Result) timeline {
 	start, end := timeRange(r)
 	t := timeline{Width: tlWidth, PlotLeft: tlLeft, PlotRight: tlWidth - tlRight, LaneLabelX: tlLeft - 8}
+	t.PlotWidth = t.PlotRight - t.PlotLeft
 	x := func(s float64) float64 {
 		s = math.Max(start, math.Min(end, s))
 		return round1(t.PlotLeft + (s-start)/(end-start)*(t.PlotRight-t.PlotLeft))
