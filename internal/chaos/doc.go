@@ -16,7 +16,10 @@
 // (Execer: kubectl exec's remotecommand on a real cluster, the simulated
 // kubelet in the simulated one) and, for the faults the API cannot cause,
 // a way to kill or cut off a node (NodeFaults: a user-supplied command on a
-// real cluster, the simulated cluster's own hooks). Reports are Markdown,
-// JSON, and a self-contained HTML page with an inline SVG timeline per
-// drill, readable without JavaScript.
+// real cluster, the simulated cluster's own hooks). Reports are a terminal
+// table (Table), Markdown, JSON, and a self-contained HTML page with an
+// inline SVG timeline per drill, readable without JavaScript. The words for
+// an outcome (outcome.go) and the fault-domain table (fault_table.go) are
+// shared by every renderer, so no two of them disagree; timeline.go lays
+// the SVG out in Go, and report.html.tmpl only draws it.
 package chaos
