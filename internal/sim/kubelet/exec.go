@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -40,7 +41,12 @@ func (e *ExecProcess) Kill() error { return e.p.Kill() }
 // Result is the command's standard output and error and its exit code
 // (128+signal when killed); valid after Done.
 func (e *ExecProcess) Result() (stdout, stderr []byte, code int32) {
-	return e.stdout.Bytes(), e.stderr.Bytes(), exitCode(e.p.Err())
+	err := e.p.Err()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// It exited 0; something it left behind held the pipes.
+		err = nil
+	}
+	return e.stdout.Bytes(), e.stderr.Bytes(), exitCode(err)
 }
 
 // StartExec runs argv in a running container of a pod of this node, as the

@@ -63,6 +63,14 @@ func TestStartExec(t *testing.T) {
 		t.Errorf("without stdin: %q exit %d", out, code)
 	}
 
+	// a background child holding the pipes: the answer comes after the
+	// pipe grace, and it exited 0
+	if e, err := k.StartExec("ns", "p", "c", nil, []string{"sh", "-c", "sleep 30 & echo started"}); err != nil {
+		t.Fatal(err)
+	} else if out, _, code := waitExec(t, e); out != "started\n" || code != 0 {
+		t.Errorf("with a child holding the pipes: %q exit %d", out, code)
+	}
+
 	for _, tc := range []struct {
 		pod, container string
 		argv           []string
