@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	os.Exit(fakeiris.Main(os.Args, os.Stdout))
+	os.Exit(fakeiris.Main(os.Args, os.Stdin, os.Stdout))
 }

@@ -8,7 +8,11 @@
 //   - `iris qlist` output ([ParseQlist], [Instance]);
 //   - the `iris` commands the agent runs and their exit codes ([Client] over a
 //     [Runner]): qlist, start, stop, force, merge, and the Backup.General
-//     session calls, where 5 means frozen/suspended and 3 failed/not.
+//     session calls, where 5 means frozen/suspended and 3 failed/not;
+//   - the chaos writer's terminal scripts ([ChaosWriteScript],
+//     [ChaosReadScript]) piped into [ChaosSessionArgv], their output
+//     ([ParseChaosAck], [ParseChaosRows]), and their recognition by the fake
+//     IRIS ([ParseChaosWriteScript], [ParseChaosReadScript]).
 //
 // Facts and their sources are in the shared reference iris-facts.md (§2 merge
 // format, §3 freeze/thaw, §4 qlist and start/stop). Where IRIS's behaviour is

@@ -22,7 +22,10 @@
 // PartitionFromAPIServer, PartitionFromPeers, Heal, BringBack,
 // SetAPILatency; Cluster.FreezeAPIServer/ThawAPIServer,
 // CutAPIServer/HealAPIServer, SetAPILatency, CutPeers/HealPeers,
-// DeletePod, CrashContainer, Drain. Observers live in package observe.
+// DeletePod, CrashContainer, Drain. Cluster.Exec is `kubectl exec`: a
+// command in a container (the runner says how, ContainerProcess.Exec) that
+// fails as the API server's path to the kubelet does. Observers live in
+// package observe.
 // Every process is killed by PID and the work directory removed on Stop;
 // tests call Stop from t.Cleanup.
 package sim

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -94,7 +95,9 @@ func (n *Node) StartProcess(name string, cmd *exec.Cmd) (*proc.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.procs = append(n.procs, p)
+	// Exited processes are dropped: execs start one per command, and the
+	// cluster's registry, not the node, keeps them for PIDs.
+	n.procs = append(slices.DeleteFunc(n.procs, (*proc.Process).Exited), p)
 	return p, nil
 }
 

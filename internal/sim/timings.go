@@ -40,6 +40,10 @@ type Timings struct {
 	// its cut, the CSI driver's CreateSnapshot (0: at once, so that
 	// measurements are control-plane time).
 	SnapshotCutDelay time.Duration
+	// ExecDialTimeout: how long the API server tries to reach the kubelet
+	// of a node cut off from it before an exec fails (the dial timeout of
+	// kube-apiserver's kubelet client, 30 s; 0 is that).
+	ExecDialTimeout time.Duration
 }
 
 // DefaultTimings are Kubernetes' defaults: 50 s node-monitor grace period,
@@ -55,6 +59,7 @@ func DefaultTimings() Timings {
 		NodeStatusPeriod:         10 * time.Minute,
 		DefaultTolerationSeconds: 300,
 		CrashBackoff:             kubelet.DefaultBackoff(),
+		ExecDialTimeout:          defaultExecDialTimeout,
 	}
 }
 
@@ -70,5 +75,6 @@ func FastTimings() Timings {
 		NodeStatusPeriod:         10 * time.Minute,
 		DefaultTolerationSeconds: 2,
 		CrashBackoff:             kubelet.Backoff{Initial: time.Second, Max: 5 * time.Second, ResetAfter: time.Minute},
+		ExecDialTimeout:          2 * time.Second,
 	}
 }

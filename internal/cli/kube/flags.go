@@ -1,7 +1,8 @@
 // Package kube is what the irisha verbs that talk to a cluster share: the
 // kubectl connection flags (-n/--namespace, --kubeconfig, --context) read
-// with client-go's own loading rules, the client, the -o formats, and
-// waiting on one object. It holds no verb of its own.
+// with client-go's own loading rules, the client, the -o formats, waiting
+// on one object, and running a command in a container as kubectl exec does
+// (Execer). It holds no verb of its own.
 package kube
 
 import (

@@ -26,8 +26,16 @@
 //	iris session IRIS -U%SYS "##Class(Backup.General).ExternalThaw()"      0
 //	iris session IRIS -U%SYS "##Class(Backup.General).IsWDSuspendedExt()"  5 suspended, 3 not
 //	iris stat IRIS -W             resumes a suspended write daemon
+//	iris session IRIS -U USER     (no code) a terminal reading standard input, which must
+//	                              be one of the chaos scripts of internal/iris: the write
+//	                              (a row of ^irishaChaos, then "ACK <seq>") or the read
+//	                              (the run's rows in seq order, then "END <count>"), with
+//	                              the terminal's banner and USER> prompts around them;
+//	                              other input exits 1 with <SYNTAX>, another namespace
+//	                              with <NAMESPACE>
 //
-// Sessions and stat exit 1 when the instance is not running.
+// Sessions and stat exit 1 when the instance is not running (a session says
+// <Startup Error> and writes nothing).
 //
 // # Processes
 //
@@ -51,6 +59,9 @@
 //	                      a restart continues the sequence; see ReadJournal and
 //	                      CheckSingleWriter for measuring loss and spotting two writers
 //	mgr/messages.log      the instance's log
+//	mgr/user/chaos.log    the chaos writer's rows, "<run> <seq> <pid> <unix-nanos>" (pid: the
+//	                      instance's), one write and fsync each as the journal; a torn
+//	                      last line is skipped (ReadChaosRows)
 //	mgr/merged.cpf        the last merge file applied
 //
 // # Scripting
@@ -74,8 +85,9 @@
 // every journal interval and by every command:
 //
 //	hang          alive but not answering: every iris command but start and force
-//	              blocks until the word is removed, the journal stops and SIGTERM is
-//	              ignored, while the superserver still accepts connections
+//	              (chaos sessions included) blocks until the word is removed, the
+//	              journal stops and SIGTERM is ignored, while the superserver still
+//	              accepts connections
 //	crash         the instance exits 3 at once; the word is consumed, so the next
 //	              start runs (with crash recovery)
 //	freeze-fails  ExternalFreeze exits 3
@@ -84,5 +96,6 @@
 //	hold-stop     a graceful stop does not finish until the word is removed
 //
 // A freeze past its ExternalFreezeTimeOut (7th argument, default 600 s, cap
-// 1200 s) pauses the journal until thawed, as IRIS pauses user updates.
+// 1200 s) pauses the journal and the chaos writes (which wait, unanswered)
+// until thawed, as IRIS pauses user updates; within the timeout both go on.
 package fakeiris

@@ -2,6 +2,7 @@ package fakeiris_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,6 +94,28 @@ func (f *fake) iris(args ...string) (string, int) {
 	}
 	f.rememberInstance()
 	return out, code
+}
+
+// terminal pipes script into `iris session IRIS` with args (none: -U USER)
+// and returns the output and exit code; -1 if ctx ended it.
+func (f *fake) terminal(ctx context.Context, script []byte, args ...string) (string, int) {
+	f.t.Helper()
+	if len(args) == 0 {
+		args = iris.ChaosSessionArgv()[2:]
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "iris"), append([]string{"session"}, args...)...)
+	cmd.Env, cmd.Stdin = f.env, bytes.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return string(out), -1
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	case err != nil:
+		f.t.Fatal(err)
+	}
+	return string(out), 0
 }
 
 func (f *fake) status() iris.Instance {

@@ -9,8 +9,9 @@ import (
 	"github.com/irisha/irisha/internal/iris"
 )
 
-// irisCommand is `iris <command> IRIS [args]`.
-func irisCommand(cfg config, args []string, out io.Writer) int {
+// irisCommand is `iris <command> IRIS [args]`; only a terminal session
+// reads in.
+func irisCommand(cfg config, args []string, in io.Reader, out io.Writer) int {
 	if len(args) < 2 || !strings.EqualFold(args[1], iris.InstanceName) {
 		return say(out, 1, "usage: iris <qlist|start|stop|force|merge|session|stat> IRIS [arguments]")
 	}
@@ -42,7 +43,7 @@ func irisCommand(cfg config, args []string, out io.Writer) int {
 	case "merge":
 		return merge(cfg, rest, out)
 	case "session":
-		return session(cfg, rest, out)
+		return session(cfg, rest, in, out)
 	case "stat":
 		if len(rest) == 1 && rest[0] == "-W" {
 			return resumeWriteDaemon(cfg, out)

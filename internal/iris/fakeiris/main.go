@@ -9,8 +9,9 @@ import (
 
 // Main runs the fake as the name it was called by (busybox style) and
 // returns the exit code: `iris`, `iris-main`, or, with the hidden first
-// argument daemonArg, the instance process that both start.
-func Main(args []string, stdout io.Writer) int {
+// argument daemonArg, the instance process that both start. stdin is read
+// only by a terminal session (`iris session IRIS` without code).
+func Main(args []string, stdin io.Reader, stdout io.Writer) int {
 	name := ""
 	if len(args) > 0 {
 		name = filepath.Base(args[0])
@@ -29,7 +30,7 @@ func Main(args []string, stdout io.Writer) int {
 	case name == "iris-main":
 		return irisMain(cfg, args[1:], stdout)
 	}
-	return irisCommand(cfg, args[1:], stdout)
+	return irisCommand(cfg, args[1:], stdin, stdout)
 }
 
 // say prints one line to out and returns code, so a command can answer and

@@ -26,20 +26,31 @@ const (
 // backupCall matches ##Class(Backup.General).Method(args) in any case.
 var backupCall = regexp.MustCompile(`(?i)^##class\(Backup\.General\)\.(\w+)\(([^)]*)\)$`)
 
-// parseSession returns the method and arguments of a Backup.General call in
-// `iris session IRIS -U%SYS "<call>"` (the namespace may be "-U%SYS" or
-// "-U" "%SYS").
-func parseSession(args []string) (method string, callArgs []string, ok bool) {
-	var code []string
+// sessionArgs splits the arguments of `iris session IRIS` into the
+// namespace ("-U%SYS" or "-U" "%SYS"; USER when absent, as IRIS's default)
+// and the code to run, if any.
+func sessionArgs(args []string) (namespace string, code []string) {
+	namespace = chaosNamespace
 	for i := 0; i < len(args); i++ {
 		switch {
 		case args[i] == "-U":
+			if i+1 < len(args) {
+				namespace = args[i+1]
+			}
 			i++
 		case strings.HasPrefix(args[i], "-U"):
+			namespace = strings.TrimPrefix(args[i], "-U")
 		default:
 			code = append(code, args[i])
 		}
 	}
+	return namespace, code
+}
+
+// parseSession returns the method and arguments of a Backup.General call in
+// `iris session IRIS -U%SYS "<call>"`.
+func parseSession(args []string) (method string, callArgs []string, ok bool) {
+	_, code := sessionArgs(args)
 	m := backupCall.FindStringSubmatch(strings.TrimSpace(strings.Join(code, " ")))
 	if m == nil {
 		return "", nil, false
@@ -59,7 +70,12 @@ func freezeTimeout(args []string) time.Duration {
 	return time.Duration(seconds) * time.Second
 }
 
-func session(cfg config, args []string, out io.Writer) int {
+// session is `iris session IRIS`: with code, one Backup.General call;
+// without, a terminal reading in (terminal).
+func session(cfg config, args []string, in io.Reader, out io.Writer) int {
+	if namespace, code := sessionArgs(args); len(code) == 0 {
+		return terminal(cfg, namespace, in, out)
+	}
 	method, callArgs, ok := parseSession(args)
 	if !ok {
 		return say(out, exitSession, "iris session %s: the fake runs only Backup.General calls", strings.Join(args, " "))

@@ -257,7 +257,7 @@ func TestControlWords(t *testing.T) {
 
 func TestMainRefusesOtherNames(t *testing.T) {
 	var out strings.Builder
-	if code := Main([]string{"/bin/fake-iris"}, &out); code != 2 || !strings.Contains(out.String(), "iris-main") {
+	if code := Main([]string{"/bin/fake-iris"}, strings.NewReader(""), &out); code != 2 || !strings.Contains(out.String(), "iris-main") {
 		t.Errorf("exit %d: %s", code, out.String())
 	}
 }

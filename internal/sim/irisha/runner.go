@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -131,7 +132,7 @@ func agentProcess(bins Binaries, opts RunnerOptions, env sim.ContainerEnv, spec 
 
 	cmd := exec.Command(bins.Manager, append(append(agentArgs, "--"), irisArgs...)...)
 	cmd.Env = vars
-	return &sim.ContainerProcess{Cmd: cmd, Ports: ports}, nil
+	return &sim.ContainerProcess{Cmd: cmd, Ports: ports, Exec: irisExec(bins, vars)}, nil
 }
 
 // IrisMain runs a container that is not irisha's as the fake IRIS's
@@ -158,7 +159,31 @@ func IrisMain(bins Binaries, env sim.ContainerEnv) (*sim.ContainerProcess, error
 	}
 	cmd := exec.Command(bins.IrisMain, spec.Args...)
 	cmd.Env = irisEnv(bins, env, spec, superserver)
-	return &sim.ContainerProcess{Cmd: cmd, Ports: map[int32]int32{resources.SuperserverPort: to}}, nil
+	return &sim.ContainerProcess{Cmd: cmd, Ports: map[int32]int32{resources.SuperserverPort: to}, Exec: irisExec(bins, cmd.Env)}, nil
+}
+
+// imageIris is where InterSystems' images have the iris command.
+const imageIris = "/usr/irissys/bin/iris"
+
+// irisExec runs what is exec'd into an IRIS container: `iris` (by name, as
+// the image has it on its PATH, or by the image's path) is the fake, with
+// the container's environment vars, which is also what the agent's own
+// iris commands get, so it acts on this container's instance. The
+// container has no other program.
+func irisExec(bins Binaries, vars []string) sim.ExecFunc {
+	vars = slices.Clone(vars)
+	return func(argv []string) (*exec.Cmd, error) {
+		if len(argv) == 0 || (argv[0] != "iris" && argv[0] != imageIris) {
+			name := ""
+			if len(argv) > 0 {
+				name = argv[0]
+			}
+			return nil, &exec.Error{Name: name, Err: exec.ErrNotFound}
+		}
+		cmd := exec.Command(bins.Iris, argv[1:]...)
+		cmd.Env = slices.Clone(vars)
+		return cmd, nil
+	}
 }
 
 // irisEnv is the environment of a container's fake IRIS: the host's little

@@ -3,6 +3,8 @@ package simirisha
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -85,6 +87,7 @@ func TestAgentProcess(t *testing.T) {
 	if !strings.HasPrefix(vars[0], "PATH=/fake:") {
 		t.Errorf("the fake IRIS must come first on PATH: %s", vars[0])
 	}
+	checkIrisExec(t, bins, cp)
 
 	// Not an irisha container: virtual.
 	pod.Spec.Containers[0].Command = []string{"/iris-main"}
@@ -185,8 +188,33 @@ func TestIrisMain(t *testing.T) {
 		t.Errorf("ports %v, superserver %s", cp.Ports, vars[i])
 	}
 
+	checkIrisExec(t, bins, cp)
+
 	pod.Spec.Containers[0].Command = []string{"/bin/sh"}
 	if _, err := IrisMain(bins, env); err == nil {
 		t.Error("a container that does not run iris-main: no error")
+	}
+}
+
+// checkIrisExec: `iris` exec'd into the container is the fake with the
+// container's environment; nothing else is found.
+func checkIrisExec(t *testing.T, bins Binaries, cp *sim.ContainerProcess) {
+	t.Helper()
+	if cp.Exec == nil {
+		t.Fatal("no Exec: kubectl exec into the IRIS container cannot run iris")
+	}
+	for _, name := range []string{"iris", "/usr/irissys/bin/iris"} {
+		cmd, err := cp.Exec([]string{name, "qlist", "IRIS"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cmd.Args, []string{bins.Iris, "qlist", "IRIS"}) || !slices.Equal(cmd.Env, cp.Cmd.Env) {
+			t.Errorf("exec %s: %q with env %q, want the fake with the container's env %q", name, cmd.Args, cmd.Env, cp.Cmd.Env)
+		}
+	}
+	for _, argv := range [][]string{{"sh", "-c", "iris qlist IRIS"}, {"iris-main"}, {"/bin/iris"}} {
+		if _, err := cp.Exec(argv); !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), "executable file not found in $PATH") {
+			t.Errorf("exec %q: %v, want executable file not found", argv, err)
+		}
 	}
 }

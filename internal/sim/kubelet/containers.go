@@ -60,6 +60,10 @@ type container struct {
 	last         *corev1.ContainerStateTerminated
 	terminated   *corev1.ContainerStateTerminated
 	proc         *proc.Process
+	// exec runs a command inside the running container (nil: none can
+	// run), and execs are those still running, killed with the container.
+	exec  ExecFunc
+	execs []*proc.Process
 	// ready and started are the readiness and startup probes' results
 	// (true while running when there is no such probe).
 	ready, started bool
@@ -146,6 +150,9 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 	}
 	k.mu.Lock()
 	c.running, c.startedAt, c.proc = true, time.Now(), p
+	if p != nil {
+		c.exec = cp.Exec
+	}
 	c.restartCount = restarts
 	c.waiting, c.waitingMsg = "", ""
 	c.id = fmt.Sprintf("sim://%s-%s-%d", shortUID(st.uid), c.name, restarts)
@@ -189,6 +196,7 @@ func (k *Kubelet) exited(key string, st *podState, c *container, p *proc.Process
 		term.Reason = "Completed"
 	}
 	c.running, c.proc = false, nil
+	c.killExecs()
 	if st.stopping {
 		c.terminated = term
 	} else {

@@ -63,6 +63,9 @@ type ContainerProcess struct {
 	// so they cannot all listen on the spec's port. Probes of an unmapped
 	// port go to the spec's port on 127.0.0.1.
 	Ports map[int32]int32
+	// Exec, if set, runs a command inside this container (StartExec, what
+	// `kubectl exec` reaches); nil: the container runs no other command.
+	Exec ExecFunc
 }
 
 // ContainerRunner returns the process that stands for one container, or

@@ -65,15 +65,24 @@ func hasEntry(env, needle []byte) bool {
 // SIGSTOP it scans again until every tagged process is gone or stopped (up
 // to killWait): a killed container's daemons are dead, not dying, and a
 // frozen node's are all stopped, when Signal returns.
+//
+// A process already sent SIGSTOP that sleeps uninterruptibly (D) counts as
+// stopped: it stops on its way out of the kernel, before running any code
+// of its own, and may not get there while the stop lasts. A vfork parent
+// (dash's, running a command) waits in D for its child, which the same
+// SIGSTOP stopped before it could exec: waiting for the parent to show T
+// took the whole killWait.
 func signalTagged(tag string, sig syscall.Signal) {
 	deadline := time.Now().Add(killWait)
+	stopSent := map[int]bool{}
 	for {
 		pending := 0
 		for _, pid := range Tagged(tag) {
 			if sig == syscall.SIGSTOP {
-				if st, _ := State(pid); st == 'T' || st == 't' {
+				if st, _ := State(pid); st == 'T' || st == 't' || (st == 'D' && stopSent[pid]) {
 					continue
 				}
+				stopSent[pid] = true
 			}
 			_ = syscall.Kill(pid, sig)
 			pending++
