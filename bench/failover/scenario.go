@@ -21,9 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/observe"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
-	"github.com/irisha/irisha/internal/observe"
 	"github.com/irisha/irisha/internal/sim/proc"
 	"github.com/irisha/irisha/internal/sim/reference"
 )

@@ -177,6 +177,9 @@ func TestMarkdownSections(t *testing.T) {
 	last := -1
 	for _, kind := range MarkOrder {
 		at := strings.Index(irisha, "- "+string(kind)+" +")
+		if at < 0 {
+			continue // not a mark of this drill
+		}
 		if at < last {
 			t.Errorf("mark %s is listed out of order", kind)
 		}

@@ -54,9 +54,12 @@ func ValidateChaosRun(run string) error {
 }
 
 // ChaosWriteScript sets ^irishaChaos(run,seq) to the current UTC timestamp
-// and writes "ACK <seq>" on a line of its own, on the same line of input so
-// that a failed set (IRIS not accepting updates) writes no acknowledgement;
-// then halts.
+// in a transaction of its own and writes "ACK <seq>" on a line of its own,
+// on the same line of input so that a failed set or commit (IRIS not
+// accepting updates) writes no acknowledgement; then halts. The TCOMMIT
+// is what asks IRIS to flush the journal: with [Miscellaneous]
+// SynchCommit=1 it returns once the row is on disk, with IRIS's default 0
+// it does not wait, and an acknowledged row may be lost with the node.
 func ChaosWriteScript(run string, seq int64) ([]byte, error) {
 	if err := ValidateChaosRun(run); err != nil {
 		return nil, err
@@ -64,7 +67,7 @@ func ChaosWriteScript(run string, seq int64) ([]byte, error) {
 	if seq < 0 {
 		return nil, fmt.Errorf("chaos row %d: sequence numbers start at 0", seq)
 	}
-	return fmt.Appendf(nil, "set %s(%q,%d)=$ZTIMESTAMP write !,\"ACK \",%d,!\nhalt\n", ChaosGlobal, run, seq, seq), nil
+	return fmt.Appendf(nil, "tstart  set %s(%q,%d)=$ZTIMESTAMP tcommit  write !,\"ACK \",%d,!\nhalt\n", ChaosGlobal, run, seq, seq), nil
 }
 
 // ChaosReadScript lists run's rows in subscript order (numeric: seq order)
@@ -126,7 +129,7 @@ func ParseChaosRows(out []byte) ([]int64, error) {
 // first line; the Parse*Script functions then check the whole script is
 // the one the Chaos*Script functions make of them.
 var (
-	chaosWriteLine = regexp.MustCompile(`^set \^irishaChaos\("([a-z0-9-]+)",(\d+)\)=`)
+	chaosWriteLine = regexp.MustCompile(`^tstart  set \^irishaChaos\("([a-z0-9-]+)",(\d+)\)=`)
 	chaosReadLine  = regexp.MustCompile(`^set s="",n=0,done=0 for  set s=\$ORDER\(\^irishaChaos\("([a-z0-9-]+)",s\)\)`)
 )
 

@@ -12,7 +12,7 @@ func TestChaosWriteScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "set ^irishaChaos(\"drill-1\",42)=$ZTIMESTAMP write !,\"ACK \",42,!\nhalt\n"
+	want := "tstart  set ^irishaChaos(\"drill-1\",42)=$ZTIMESTAMP tcommit  write !,\"ACK \",42,!\nhalt\n"
 	if string(script) != want {
 		t.Errorf("script\n%s\nwant\n%s", script, want)
 	}
@@ -70,7 +70,7 @@ func TestChaosScriptsRejectOtherInput(t *testing.T) {
 		string(w) + "kill ^irishaChaos\n", // something appended
 		strings.Replace(string(w), "halt", "hang 1", 1),                       // something changed
 		strings.Replace(string(r), "write:done", "write", 1),                  // END even when cut off
-		`set ^irishaChaos("R",7)=$ZTIMESTAMP write !,"ACK ",7,!` + "\nhalt\n", // not a valid run id
+		`tstart  set ^irishaChaos("R",7)=$ZTIMESTAMP tcommit  write !,"ACK ",7,!` + "\nhalt\n", // not a valid run id
 	} {
 		if run, seq, ok := ParseChaosWriteScript([]byte(in)); ok {
 			t.Errorf("%q parsed as the write of %s %d", in, run, seq)

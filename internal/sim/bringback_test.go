@@ -7,8 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/irisha/irisha/internal/sim"
 	"github.com/irisha/irisha/internal/observe"
+	"github.com/irisha/irisha/internal/sim"
 	"github.com/irisha/irisha/internal/sim/reference"
 )
 

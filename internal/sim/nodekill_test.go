@@ -14,8 +14,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
-	"github.com/irisha/irisha/internal/sim"
 	"github.com/irisha/irisha/internal/observe"
+	"github.com/irisha/irisha/internal/sim"
 	"github.com/irisha/irisha/internal/sim/reference"
 )
 

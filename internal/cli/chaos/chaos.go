@@ -159,7 +159,7 @@ func (o *RunOptions) Run(ctx context.Context, flags *kube.Flags) error {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: o.Instance}, inst); err != nil {
 		return fmt.Errorf("reading IrisInstance %s/%s: %w", ns, o.Instance, err)
 	}
-	exec, err := kube.NewExec(cfg, cs)
+	exec, err := kube.NewExecer(cfg)
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/fencing"
 	"github.com/irisha/irisha/internal/iris/fakeiris"
+	"github.com/irisha/irisha/internal/observe"
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
-	"github.com/irisha/irisha/internal/observe"
 	"github.com/irisha/irisha/internal/sim/proc"
 )
 
