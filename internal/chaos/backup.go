@@ -73,7 +73,7 @@ func (r *runner) backupRestore(ctx context.Context) (res Result) {
 		}
 	}
 	if st.Phase != v1alpha1.BackupCompleted {
-		res.Marks = s.rec.result(marks...)
+		res.Marks = s.rec.result(nil, marks...)
 		res.Error = fmt.Sprintf("backup %s failed: %s: %s", b.Name, st.Reason, st.Message)
 		return res
 	}
@@ -91,14 +91,14 @@ func (r *runner) backupRestore(ctx context.Context) (res Result) {
 	cloneRows := sessionStore{exec: r.opts.Exec, namespace: ns, container: r.opts.Target.Container, run: r.opts.Run}
 	pod, readyAt, err := r.waitReadyPod(ctx, clone)
 	if err != nil {
-		res.Marks = s.rec.result(marks...)
+		res.Marks = s.rec.result(nil, marks...)
 		res.Error = err.Error()
 		return res
 	}
 	mark(MarkReady, readyAt, pod+" Ready")
 	ackAt, err := r.writeOnce(ctx, cloneRows, pod)
 	if err != nil {
-		res.Marks = s.rec.result(marks...)
+		res.Marks = s.rec.result(nil, marks...)
 		res.Error = fmt.Sprintf("writing to the clone: %v", err)
 		return res
 	}
@@ -112,7 +112,7 @@ func (r *runner) backupRestore(ctx context.Context) (res Result) {
 	atts := s.writer.snapshot()
 	res.Writes, res.Acknowledged, res.Failed = writesOf(atts, faultAt)
 	res.WindowSeconds = seconds(time.Since(faultAt))
-	res.Marks = s.rec.result(marks...)
+	res.Marks = s.rec.result(nil, marks...)
 	if err != nil {
 		res.Error = err.Error()
 		return res

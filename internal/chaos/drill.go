@@ -211,8 +211,7 @@ func (r *runner) finish(ctx context.Context, res *Result, s *session, faultAt ti
 		res.Error = join(res.Error, fmt.Sprintf("did not recover within %s", r.opts.RecoveryTimeout))
 	}
 	res.StaleAcks = staleAcks(atts, faultAt, res.OldPod)
-	extra = append(extra, r.failoverMarks(ctx, faultAt)...)
-	res.Marks = s.rec.result(extra...)
+	res.Marks = s.rec.result(r.failoverMarks(ctx, faultAt), extra...)
 	if !res.Recovered {
 		res.Error = join(res.Error, "rows not read back: nothing serves")
 		return

@@ -131,9 +131,11 @@ func (r *recorder) VolumeAttachment(t time.Time, va *storagev1.VolumeAttachment,
 }
 
 // result returns the marks in time order, with the timeline's attach
-// milestone and any extra marks (the failover record's, the writer's)
-// merged in, earliest of each kind winning.
-func (r *recorder) result(extra ...Mark) []Mark {
+// milestone and extra marks (the writer's, the backup's) merged in,
+// earliest of each kind winning, and the operator's own marks replacing
+// what the API showed of the same kind (when it declared the pod dead and
+// had it fenced is what its failover waited for).
+func (r *recorder) result(operator []Mark, extra ...Mark) []Mark {
 	r.mu.Lock()
 	marks := make(map[MarkKind]Mark, len(r.marks))
 	for k, m := range r.marks {
@@ -150,6 +152,9 @@ func (r *recorder) result(extra ...Mark) []Mark {
 		if cur, seen := marks[m.Kind]; !seen || m.Seconds < cur.Seconds {
 			marks[m.Kind] = m
 		}
+	}
+	for _, m := range operator {
+		marks[m.Kind] = m
 	}
 	out := make([]Mark, 0, len(marks))
 	for _, m := range marks {

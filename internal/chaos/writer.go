@@ -22,6 +22,9 @@ type attempt struct {
 	acked time.Time
 	pod   string
 	err   error
+	// abandoned: the writer stopped while the attempt ran; it is neither
+	// an acknowledgement nor a failure of IRIS.
+	abandoned bool
 }
 
 // rowStore is how the writer reaches IRIS: a write of one row into the pod
@@ -146,8 +149,11 @@ func (w *writer) once(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	a.pod, a.err = pod, err
-	if err == nil {
+	switch {
+	case err == nil:
 		a.acked = time.Now()
+	case ctx.Err() != nil:
+		a.abandoned = true
 	}
 }
 
@@ -158,15 +164,11 @@ var errNoPod = fmt.Errorf("no Ready pod to write to")
 func (w *writer) snapshot() []attempt {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]attempt, len(w.attempts))
-	for i, a := range w.attempts {
-		out[i] = *a
+	out := make([]attempt, 0, len(w.attempts))
+	for _, a := range w.attempts {
+		if !a.abandoned {
+			out = append(out, *a)
+		}
 	}
 	return out
-}
-
-// ackedAfter reports the first acknowledgement that arrived after t of an
-// attempt started after since.
-func (w *writer) firstAckAfter(since time.Time) (attempt, bool) {
-	return firstAck(w.snapshot(), since)
 }
