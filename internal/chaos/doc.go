@@ -4,7 +4,9 @@
 // acknowledgement, and
 //
 //   - RTO is the time from the fault to the first write acknowledged after
-//     it;
+//     the outage began (at the first write that failed after the fault: a
+//     fault can take a moment to bite, and rows IRIS still took before it
+//     did are no recovery); a drill no write failed in has RTO 0;
 //   - RPO is the rows that were acknowledged and are missing once the
 //     instance has recovered.
 //

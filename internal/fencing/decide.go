@@ -193,6 +193,22 @@ func decide(o Observation) Decision {
 	return d
 }
 
+// holderRecheck is when a failover that just ended must be judged again:
+// its Lease's current holder (the replacement) took the Lease while the
+// failover ran, so no holder change wakes the controller later, and its
+// renewals never do; without a recheck at its expiry, a second failure
+// would wait for a watched object to change (its node NotReady, after
+// node-monitor-grace-period) instead of the Lease.
+func holderRecheck(o Observation) time.Duration {
+	if o.Lease == nil || o.Lease.Holder == "" {
+		return 0 // a new holder's arrival wakes the controller
+	}
+	return max(o.Lease.ExpiresAt(o.Timing).Sub(o.Now), minRecheck)
+}
+
+// minRecheck: an expired Lease is judged again at once, not in a busy loop.
+const minRecheck = time.Second
+
 func explain(reason string) string {
 	if reason == ReasonNodeShutdown {
 		return "its node is confirmed off and its fencing Lease expired"
@@ -208,6 +224,7 @@ func continueFailover(o Observation, t Target) Decision {
 		if _, exists := findHolder(o.Pods, t.Identity()); exists {
 			d.Verdict, d.Reason, d.Aborted = v1alpha1.FencingHealthy, ReasonTargetCameBack, true
 			d.Message = fmt.Sprintf("pod %s renewed its fencing Lease after it was declared dead: its node is back; failover abandoned", t.Pod)
+			d.RecheckAfter = holderRecheck(o)
 			return d
 		}
 		// Its pod is deleted but its agent still runs: the volume is not
@@ -225,6 +242,7 @@ func continueFailover(o Observation, t Target) Decision {
 	case replacementReady(o, t):
 		d.Verdict, d.Reason, d.Recovered = v1alpha1.FencingHealthy, ReasonRecovered, true
 		d.Message = fmt.Sprintf("a replacement of pod %s is Ready", t.Pod)
+		d.RecheckAfter = holderRecheck(o)
 	default:
 		d.Verdict, d.Reason = v1alpha1.FencingFenced, ReasonFenced
 		d.Message = fmt.Sprintf("pod %s on node %s is fenced; waiting for the replacement to be Ready", t.Pod, t.Node)

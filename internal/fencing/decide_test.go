@@ -394,3 +394,27 @@ func TestRecheckWhenTheLeaseRunsOut(t *testing.T) {
 		t.Errorf("recheck after %s, want %s", d.RecheckAfter, want)
 	}
 }
+
+// A failover that ends leaves a recheck at the replacement's Lease expiry:
+// the replacement took the Lease during the failover, so nothing else
+// wakes the controller when that Lease runs out (a second failure).
+func TestRecheckAfterAFailoverEnds(t *testing.T) {
+	now := t0.Add(30 * time.Second)
+	o := running(now)
+	o.Lease = &Lease{Holder: "iris-b_uid-b", Duration: leaseDuration, RenewTime: now.Add(-3 * time.Second), Since: now.Add(-3 * time.Second)}
+	o.Pods = []Pod{{Name: "iris-b", UID: "uid-b", Node: "node-2", IrisRunning: true, Ready: true}}
+	o.Nodes["node-1"] = Node{Name: "node-1", Ready: corev1.ConditionUnknown, Unschedulable: true}
+	o.Attachments = []Attachment{{Name: "csi-2", Node: "node-2", Attached: true}}
+	o.Failover = &Failover{Target: Target{Reason: ReasonLeaseExpired, Node: "node-1", Pod: "iris-a", PodUID: "uid-a"}}
+	d := Decide(o)
+	if !d.Recovered {
+		t.Fatalf("not recovered: %s/%s", d.Reason, d.Message)
+	}
+	if want := leaseDuration + DefaultTiming().SkewMargin - 3*time.Second; d.RecheckAfter != want {
+		t.Errorf("recheck after %s, want %s (the replacement's Lease expiry)", d.RecheckAfter, want)
+	}
+	o.Now = now.Add(time.Minute) // its Lease already ran out
+	if d := Decide(o); d.RecheckAfter != minRecheck {
+		t.Errorf("an expired Lease: recheck after %s, want %s", d.RecheckAfter, minRecheck)
+	}
+}

@@ -702,3 +702,56 @@ func checkDurationRecorded(t *testing.T, rec *v1alpha1.FailoverRecord, reg *prom
 	}
 	t.Error("no irisha_failover_duration_seconds")
 }
+
+// TestSecondFailoverRunsOnTheLease: the replacement's agent takes the
+// Lease before its pod is Ready, as the real agent does, so the failover
+// ends with no holder change left to wake the operator; when that agent
+// stops renewing too (a second node lost), the operator must still fail
+// over on the Lease's expiry, with no pod or node changing meanwhile.
+func TestSecondFailoverRunsOnTheLease(t *testing.T) {
+	ctx := t.Context()
+	ns := newNamespace(t, ctx)
+	startOperator(t, ns, nil)
+	f := newFixture(t, ctx, ns, v1alpha1.FailoverLease)
+	eventually(t, ctx, "the first failover fenced", f.fencedRecorded)
+
+	b := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "iris-b", Labels: resources.Labels(f.inst)},
+		Spec:       corev1.PodSpec{NodeName: f.node2, Containers: []corev1.Container{{Name: "iris", Image: f.inst.Spec.Image}}},
+	}
+	if err := env.Client.Create(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		l := f.lease(ctx)
+		l.Spec.HolderIdentity = ptr.To(fencing.Identity(b.Name, string(b.UID)))
+		f.renewedAt = time.Now()
+		l.Spec.RenewTime = &metav1.MicroTime{Time: f.renewedAt}
+		return env.Client.Update(ctx, l)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.Status = corev1.PodStatus{
+		Phase:             corev1.PodRunning,
+		Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "iris", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}},
+	}
+	if err := env.Client.Status().Update(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, "the first failover completed", func(ctx context.Context) bool {
+		rec := f.instance(ctx).Status.LastFailover
+		return rec != nil && rec.ReadyAt != nil
+	})
+	lastRenewal := f.renewedAt
+
+	// iris-b's agent renews no more; nothing else changes.
+	eventually(t, ctx, "a second failover, of iris-b", func(ctx context.Context) bool {
+		rec := f.instance(ctx).Status.LastFailover
+		return rec != nil && rec.Pod == b.Name
+	})
+	rec := f.instance(ctx).Status.LastFailover
+	if late := rec.DetectedAt.Sub(lastRenewal); late > 2*(leaseDuration+fencing.DefaultTiming().SkewMargin) {
+		t.Errorf("iris-b declared dead %s after its last renewal: the operator waited for something other than the Lease", late.Round(time.Millisecond))
+	}
+}
