@@ -34,9 +34,23 @@ type RunOptions struct {
 	RecoveryTimeout  time.Duration
 	WriteInterval    time.Duration
 	Settle           time.Duration
+	// Execer and NodeFaults replace kubectl exec and --node-fault-command
+	// when set: the simulated cluster has its own (tests).
+	Execer     chaos.Execer
+	NodeFaults chaos.NodeFaults
 
 	out, errOut io.Writer
 }
+
+// NewRunOptions returns options printing to out and errOut, with the
+// flags' defaults.
+func NewRunOptions(out, errOut io.Writer) *RunOptions {
+	return &RunOptions{Scenarios: defaultScenarios, Output: "table", RecoveryTimeout: chaos.DefaultRecoveryTimeout,
+		WriteInterval: chaos.DefaultWriteInterval, Settle: chaos.DefaultSettle, out: out, errOut: errOut}
+}
+
+// defaultScenarios are the drills the API can do by itself.
+const defaultScenarios = "iris-stop,pod-delete,drain"
 
 // NewCommand returns `irisha chaos` with its `run` verb.
 func NewCommand(out, errOut io.Writer) *cobra.Command {
@@ -50,7 +64,7 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 
 func newRunCommand(out, errOut io.Writer) *cobra.Command {
 	flags := &kube.Flags{Warnings: errOut}
-	o := &RunOptions{out: out, errOut: errOut}
+	o := NewRunOptions(out, errOut)
 	cmd := &cobra.Command{
 		Use:   "run --instance NAME",
 		Short: "Run failure drills against an IrisInstance and report RTO and RPO",
@@ -101,7 +115,7 @@ the drills, undoes the fault in progress and writes what was measured.`,
 	flags.AddTo(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&o.Instance, "instance", "", "the IrisInstance to break (required)")
-	f.StringVar(&o.Scenarios, "scenarios", "iris-stop,pod-delete,drain", "comma-separated drills, or all: iris-stop, pod-delete, drain, node-kill, node-partition, backup-restore")
+	f.StringVar(&o.Scenarios, "scenarios", defaultScenarios, "comma-separated drills, or all: iris-stop, pod-delete, drain, node-kill, node-partition, backup-restore")
 	f.StringVar(&o.NodeFaultCommand, "node-fault-command", "", "command template for node-kill and node-partition: .Action is kill, partition or heal, .Node the node")
 	f.StringVar(&o.OutputDir, "output-dir", "", "where to write report.md, report.json and report.html (default chaos-INSTANCE-<UTC time>)")
 	f.StringVarP(&o.Output, "output", "o", "table", "what to print: table or json")
@@ -126,7 +140,7 @@ func (o *RunOptions) Validate() ([]chaos.Scenario, chaos.NodeFaults, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var faults chaos.NodeFaults
+	faults := o.NodeFaults
 	if o.NodeFaultCommand != "" {
 		cf, err := chaos.NewCommandFaults(o.NodeFaultCommand)
 		if err != nil {
@@ -159,14 +173,16 @@ func (o *RunOptions) Run(ctx context.Context, flags *kube.Flags) error {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: o.Instance}, inst); err != nil {
 		return fmt.Errorf("reading IrisInstance %s/%s: %w", ns, o.Instance, err)
 	}
-	exec, err := kube.NewExecer(cfg)
-	if err != nil {
-		return err
+	var exec chaos.Execer = o.Execer
+	if exec == nil {
+		if exec, err = kube.NewExecer(cfg); err != nil {
+			return err
+		}
 	}
 	clusterName := flags.ContextName()
 	rep := &chaos.Report{
 		Cluster: clusterName, Namespace: ns, Instance: o.Instance, Started: time.Now().UTC(), Version: version.String(),
-		Writer: chaos.WriterOverExec, Journal: chaos.JournalSettings(ctx, c, ns, o.Instance),
+		Writer: chaos.WriterOverExec,
 	}
 	results, runErr := chaos.Run(ctx, chaos.Options{
 		Target: chaos.Target{Namespace: ns, Instance: o.Instance, Container: resources.ContainerName,
@@ -176,6 +192,9 @@ func (o *RunOptions) Run(ctx context.Context, flags *kube.Flags) error {
 		Progress: func(line string) { fmt.Fprintln(o.errOut, line) },
 	})
 	rep.Setups = []chaos.Setup{{Name: "irisha", Results: results}}
+	// Read once the drills ran: an instance created just before has its
+	// merge Secret only once the operator made it.
+	rep.Journal = chaos.JournalSettings(context.WithoutCancel(ctx), c, ns, o.Instance)
 	dir := o.OutputDir
 	if dir == "" {
 		dir = fmt.Sprintf("chaos-%s-%s", o.Instance, rep.Started.Format("20060102T150405Z"))

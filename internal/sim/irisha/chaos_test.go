@@ -9,19 +9,19 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/chaos"
+	clichaos "github.com/irisha/irisha/internal/cli/chaos"
+	"github.com/irisha/irisha/internal/cli/kube"
 	"github.com/irisha/irisha/internal/observe"
-	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
 )
 
-// TestChaosDrills runs every drill of irisha chaos against an instance in
-// the simulated cluster, through the simulated kubelet's exec and the
-// sim's node hooks: each recovers, no acknowledged row is lost, no old pod
+// TestChaosDrills runs irisha chaos run with every drill against an
+// instance in the simulated cluster, through the simulated kubelet's exec
+// and the sim's node hooks: each recovers, no acknowledged row is lost, no old pod
 // acknowledges after the new one, the operator's marks come in order, the
 // journal shows one writer at every moment (W1) and the three reports are
 // written.
@@ -32,19 +32,32 @@ func TestChaosDrills(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*testTimeout)
 	defer cancel()
 	b := bootWith(ctx, t, true)
-	c, cl := b.cluster, b.client
+	c := b.cluster
 	inst, w1 := deployWatched(ctx, t, b, v1alpha1.FailoverLease, observe.RunningReady)
-	sel := labels.SelectorFromSet(resources.SelectorLabels(inst))
-	results, err := chaos.Run(ctx, chaos.Options{
-		Target:    chaos.Target{Namespace: ns, Instance: instName, Container: resources.ContainerName, Selector: sel},
-		Scenarios: chaos.AllScenarios(), Clientset: c.Clientset(), Client: cl, Exec: c, Nodes: sim.NodeFaults{C: c},
-		Progress: func(line string) { t.Log(line) },
-	})
-	if err != nil {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := c.WriteKubeconfig(kubeconfig); err != nil {
 		t.Fatal(err)
 	}
+	// irisha chaos run, as the command runs it, with the sim's exec and
+	// node hooks in place of kubectl exec and --node-fault-command.
+	var out, progress strings.Builder
+	o := clichaos.NewRunOptions(&out, &progress)
+	o.Instance, o.Scenarios, o.Output, o.OutputDir = instName, "all", "json", t.TempDir()
+	o.Execer, o.NodeFaults = c, sim.NodeFaults{C: c}
+	if err := o.Run(ctx, &kube.Flags{Kubeconfig: kubeconfig, Namespace: ns}); err != nil {
+		t.Errorf("irisha chaos run: %v\n%s", err, progress.String())
+	}
+	t.Logf("progress:\n%s", progress.String())
+	var rep chaos.Report
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || len(rep.Setups) != 1 {
+		t.Fatalf("-o json printed no report (%v):\n%s", err, out.String())
+	}
+	results := rep.Setups[0].Results
 	if len(results) != len(chaos.AllScenarios()) {
 		t.Fatalf("%d results for %d drills", len(results), len(chaos.AllScenarios()))
+	}
+	if !strings.Contains(rep.Journal, "SynchCommit") {
+		t.Errorf("the report does not state the journal settings: %q", rep.Journal)
 	}
 	for _, r := range results {
 		t.Run(string(r.Scenario), func(t *testing.T) {
@@ -82,13 +95,8 @@ func TestChaosDrills(t *testing.T) {
 	}
 	b.daemons = append(b.daemons, simirisha.Writers(entries)...)
 
-	rep := &chaos.Report{Cluster: "simulated", Namespace: ns, Instance: instName, Setups: []chaos.Setup{{Name: "irisha", Results: results}}}
-	dir := t.TempDir()
-	if err := chaos.WriteReports(dir, rep); err != nil {
-		t.Fatal(err)
-	}
 	for _, f := range []string{"report.md", "report.html", "report.json"} {
-		data, err := os.ReadFile(filepath.Join(dir, f))
+		data, err := os.ReadFile(filepath.Join(o.OutputDir, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,11 +105,6 @@ func TestChaosDrills(t *testing.T) {
 				t.Errorf("%s does not mention %s", f, r.Scenario)
 			}
 		}
-	}
-	var back chaos.Report
-	data, _ := os.ReadFile(filepath.Join(dir, "report.json"))
-	if err := json.Unmarshal(data, &back); err != nil || len(back.Setups) != 1 || len(back.Setups[0].Results) != len(results) {
-		t.Errorf("report.json does not read back: %v", err)
 	}
 	if nodes, err := c.Clientset().CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
 		for _, n := range nodes.Items {
