@@ -68,8 +68,8 @@ func TestChaosScriptsRejectOtherInput(t *testing.T) {
 		"halt\n",
 		`write "hello",!` + "\nhalt\n",
 		string(w) + "kill ^irishaChaos\n", // something appended
-		strings.Replace(string(w), "halt", "hang 1", 1),                       // something changed
-		strings.Replace(string(r), "write:done", "write", 1),                  // END even when cut off
+		strings.Replace(string(w), "halt", "hang 1", 1),                                        // something changed
+		strings.Replace(string(r), "write:done", "write", 1),                                   // END even when cut off
 		`tstart  set ^irishaChaos("R",7)=$ZTIMESTAMP tcommit  write !,"ACK ",7,!` + "\nhalt\n", // not a valid run id
 	} {
 		if run, seq, ok := ParseChaosWriteScript([]byte(in)); ok {
