@@ -110,7 +110,7 @@ func (r *recorder) Pod(t time.Time, p *corev1.Pod, deleted bool) {
 // Node implements observe.Sink.
 func (r *recorder) Node(t time.Time, n *corev1.Node, deleted bool) {
 	r.timeline.Node(t, n, deleted)
-	if deleted || !nodeNotReady(n) {
+	if deleted || resources.NodeReady(n) {
 		return
 	}
 	r.mu.Lock()
@@ -185,15 +185,6 @@ func restartsOf(p *corev1.Pod, container string) int32 {
 		}
 	}
 	return 0
-}
-
-func nodeNotReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status != corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // serving is the pod a client reaches now: the newest Ready pod of the

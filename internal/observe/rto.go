@@ -8,6 +8,8 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/irisha/irisha/internal/resources"
 )
 
 // RTO clocks recovery of one application (namespace + selector) from one
@@ -112,7 +114,7 @@ func (r *RTO) Pod(t time.Time, p *corev1.Pod, deleted bool) {
 func (r *RTO) Node(t time.Time, n *corev1.Node, deleted bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.nodeReady[n.Name] = !deleted && nodeReady(n)
+	r.nodeReady[n.Name] = !deleted && resources.NodeReady(n)
 	r.evaluate(t)
 }
 
@@ -231,13 +233,4 @@ func restarts(p *corev1.Pod) int32 {
 		n += c.RestartCount
 	}
 	return n
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

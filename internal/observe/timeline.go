@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/irisha/irisha/internal/resources"
 )
 
 // Milestone is the first occurrence of something after the fault.
@@ -141,7 +143,7 @@ func (tl *Timeline) Node(t time.Time, n *corev1.Node, deleted bool) {
 	}
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	if !nodeReady(n) {
+	if !resources.NodeReady(n) {
 		tl.markLocked(t, MilestoneNodeNotReady, n.Name)
 	}
 	if tl.nodesBefore[n.Name] {
