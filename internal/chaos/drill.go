@@ -7,12 +7,11 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/observe"
-
-	corev1 "k8s.io/api/core/v1"
 )
 
 // drillState is what one drill knows as it runs.
