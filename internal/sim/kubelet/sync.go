@@ -123,8 +123,7 @@ func (k *Kubelet) runContainers(ctx context.Context, key string, pod *corev1.Pod
 		st.startTime = now
 		st.podIP = pod.Status.PodIP
 		if st.podIP == "" {
-			k.ipSeq++
-			st.podIP = fmt.Sprintf("%s%d", k.cfg.PodIPPrefix, k.ipSeq%250+2)
+			st.podIP = k.freeIPLocked()
 		}
 	}
 	var due []*container
@@ -339,4 +338,30 @@ func (k *Kubelet) syncNodeVolumes(ctx context.Context) error {
 	}
 	k.reported = want
 	return nil
+}
+
+// freeIPLocked is the next pod IP no pod of this node holds: a restarted
+// node's kubelet counts from the start again while the pods it finds keep
+// the IPs they had.
+func (k *Kubelet) freeIPLocked() string {
+	inUse := map[string]bool{}
+	for _, st := range k.state {
+		inUse[st.podIP] = true
+	}
+	if pods, err := k.pods.List(labels.Everything()); err == nil {
+		for _, p := range pods {
+			if p.Spec.NodeName == k.cfg.NodeName {
+				inUse[p.Status.PodIP] = true
+			}
+		}
+	}
+	for range 250 {
+		k.ipSeq++
+		ip := fmt.Sprintf("%s%d", k.cfg.PodIPPrefix, k.ipSeq%250+2)
+		if !inUse[ip] {
+			return ip
+		}
+	}
+	k.ipSeq++
+	return fmt.Sprintf("%s%d", k.cfg.PodIPPrefix, k.ipSeq%250+2) // 250 pods on one node: reuse
 }
