@@ -57,7 +57,7 @@ func (r *runner) backupRestore(ctx context.Context) (res Result) {
 	mark := func(kind MarkKind, at time.Time, detail string) {
 		marks = append(marks, Mark{Kind: kind, Seconds: seconds(at.Sub(faultAt)), Detail: detail})
 	}
-	if err := r.waitFor(ctx, b, func() bool { return b.Status.Phase.Ended() }); err != nil {
+	if err := r.waitFor(ctx, b, "backup "+b.Name, func() bool { return b.Status.Phase.Ended() }); err != nil {
 		res.Error = fmt.Sprintf("backup %s: %v (phase %s)", b.Name, err, b.Status.Phase)
 		return res
 	}
@@ -145,10 +145,14 @@ func cloneOf(src *v1alpha1.IrisInstance, backup, name string) *v1alpha1.IrisInst
 		Labels: map[string]string{"irisha.dev/chaos-run": "true"}}, Spec: spec}
 }
 
-// waitFor re-reads obj until done says so, or the cap.
-func (r *runner) waitFor(ctx context.Context, obj client.Object, done func() bool) error {
-	deadline := time.Now().Add(r.opts.RecoveryTimeout)
+// waitFor re-reads obj until done says so, or the cap, saying every 10 s
+// that it still waits for what.
+func (r *runner) waitFor(ctx context.Context, obj client.Object, what string, done func() bool) error {
+	started := time.Now()
+	deadline := started.Add(r.opts.RecoveryTimeout)
+	tell := r.stillWaiting(what, started)
 	for {
+		tell()
 		if err := r.opts.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
@@ -169,8 +173,11 @@ func (r *runner) waitFor(ctx context.Context, obj client.Object, done func() boo
 // was first seen Ready.
 func (r *runner) waitReadyPod(ctx context.Context, inst *v1alpha1.IrisInstance) (string, time.Time, error) {
 	sel := labels.SelectorFromSet(resources.SelectorLabels(inst)).String()
-	deadline := time.Now().Add(r.opts.RecoveryTimeout)
+	started := time.Now()
+	deadline := started.Add(r.opts.RecoveryTimeout)
+	tell := r.stillWaiting("a Ready pod of the clone "+inst.Name, started)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
+		tell()
 		pods, err := r.opts.Clientset.CoreV1().Pods(inst.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err == nil {
 			for _, p := range pods.Items {

@@ -58,7 +58,9 @@ func (r *runner) startSession(ctx context.Context) (*session, *corev1.Pod, error
 	s := &session{rec: rec, writer: w, stop: cancel}
 	deadline := time.Now().Add(r.opts.RecoveryTimeout)
 	r.progress("waiting for a Ready pod of %s to write to", r.describeTarget())
+	tell := r.stillWaiting("a Ready pod of "+r.describeTarget(), time.Now())
 	for rec.serving() == "" {
+		tell()
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			s.close()
 			return nil, nil, fmt.Errorf("no pod of %s was Ready within %s", r.describeTarget(), r.opts.RecoveryTimeout)
@@ -178,7 +180,7 @@ func (r *runner) waitRecovery(ctx context.Context, s *session, sc Scenario, faul
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return false, injectErr
 		}
-		if time.Since(lastSaid) >= 10*time.Second {
+		if time.Since(lastSaid) >= progressEvery {
 			lastSaid = time.Now()
 			r.progress("%s: %s after the fault, not recovered yet (cap %s)", sc, time.Since(faultAt).Round(time.Second), r.opts.RecoveryTimeout)
 		}
@@ -229,9 +231,12 @@ func (r *runner) finish(ctx context.Context, res *Result, s *session, faultAt ti
 // readRows reads the run's rows from the pod serving, retrying while the
 // instance settles (bounded).
 func (r *runner) readRows(ctx context.Context, serving func() string) ([]int64, error) {
-	deadline := time.Now().Add(time.Minute)
+	started := time.Now()
+	deadline := started.Add(time.Minute)
+	tell := r.stillWaiting("the rows to read back", started)
 	var last error
 	for time.Now().Before(deadline) && ctx.Err() == nil {
+		tell()
 		pod := serving()
 		if pod == "" {
 			last = errNoPod

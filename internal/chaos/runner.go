@@ -193,3 +193,18 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// stillWaiting returns a func that, called in a wait's loop, says every
+// 10 s how long the wait for what has lasted and its cap.
+func (r *runner) stillWaiting(what string, since time.Time) func() {
+	last := since
+	return func() {
+		if time.Since(last) >= progressEvery {
+			last = time.Now()
+			r.progress("still waiting for %s: %s so far (cap %s)", what, time.Since(since).Round(time.Second), r.opts.RecoveryTimeout)
+		}
+	}
+}
+
+// progressEvery is how often a long wait says it is still waiting.
+const progressEvery = 10 * time.Second
