@@ -150,7 +150,7 @@ func cloneOf(src *v1alpha1.IrisInstance, backup, name string) *v1alpha1.IrisInst
 func (r *runner) waitFor(ctx context.Context, obj client.Object, what string, done func() bool) error {
 	started := time.Now()
 	deadline := started.Add(r.opts.RecoveryTimeout)
-	tell := r.stillWaiting(what, started)
+	tell := r.stillWaiting(what, started, r.opts.RecoveryTimeout)
 	for {
 		tell()
 		if err := r.opts.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil && !apierrors.IsNotFound(err) {
@@ -175,7 +175,7 @@ func (r *runner) waitReadyPod(ctx context.Context, inst *v1alpha1.IrisInstance) 
 	sel := labels.SelectorFromSet(resources.SelectorLabels(inst)).String()
 	started := time.Now()
 	deadline := started.Add(r.opts.RecoveryTimeout)
-	tell := r.stillWaiting("a Ready pod of the clone "+inst.Name, started)
+	tell := r.stillWaiting("a Ready pod of the clone "+inst.Name, started, r.opts.RecoveryTimeout)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		tell()
 		pods, err := r.opts.Clientset.CoreV1().Pods(inst.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})

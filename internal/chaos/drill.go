@@ -58,7 +58,7 @@ func (r *runner) startSession(ctx context.Context) (*session, *corev1.Pod, error
 	s := &session{rec: rec, writer: w, stop: cancel}
 	deadline := time.Now().Add(r.opts.RecoveryTimeout)
 	r.progress("waiting for a Ready pod of %s to write to", r.describeTarget())
-	tell := r.stillWaiting("a Ready pod of "+r.describeTarget(), time.Now())
+	tell := r.stillWaiting("a Ready pod of "+r.describeTarget(), time.Now(), r.opts.RecoveryTimeout)
 	for rec.serving() == "" {
 		tell()
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -233,7 +233,7 @@ func (r *runner) finish(ctx context.Context, res *Result, s *session, faultAt ti
 func (r *runner) readRows(ctx context.Context, serving func() string) ([]int64, error) {
 	started := time.Now()
 	deadline := started.Add(time.Minute)
-	tell := r.stillWaiting("the rows to read back", started)
+	tell := r.stillWaiting("the rows to read back", started, time.Minute)
 	var last error
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		tell()

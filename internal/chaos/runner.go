@@ -196,12 +196,12 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // stillWaiting returns a func that, called in a wait's loop, says every
 // 10 s how long the wait for what has lasted and its cap.
-func (r *runner) stillWaiting(what string, since time.Time) func() {
+func (r *runner) stillWaiting(what string, since time.Time, limit time.Duration) func() {
 	last := since
 	return func() {
 		if time.Since(last) >= progressEvery {
 			last = time.Now()
-			r.progress("still waiting for %s: %s so far (cap %s)", what, time.Since(since).Round(time.Second), r.opts.RecoveryTimeout)
+			r.progress("still waiting for %s: %s so far (cap %s)", what, time.Since(since).Round(time.Second), limit)
 		}
 	}
 }
