@@ -174,7 +174,7 @@ func (r *runner) waitRecovery(ctx context.Context, s *session, sc Scenario, faul
 		if _, ok := recovery(atts, faultAt); ok {
 			return true, injectErr
 		}
-		if _, out := outageStart(atts, faultAt); !out && injectDone && time.Since(faultAt) > noOutageGrace {
+		if uninterrupted(atts, faultAt, noOutageGrace) && injectDone && time.Since(faultAt) > noOutageGrace {
 			return true, injectErr
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

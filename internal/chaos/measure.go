@@ -24,6 +24,22 @@ func outageStart(atts []attempt, fault time.Time) (time.Time, bool) {
 	return first, !first.IsZero()
 }
 
+// uninterrupted: no attempt failed after the fault, and rows kept being
+// acknowledged through the grace after it (attempts that hang, neither
+// failing nor answering, are no proof the database was up).
+func uninterrupted(atts []attempt, fault time.Time, grace time.Duration) bool {
+	if _, out := outageStart(atts, fault); out {
+		return false
+	}
+	late := fault.Add(grace / 2)
+	for _, a := range atts {
+		if !a.acked.IsZero() && !a.started.Before(late) {
+			return true
+		}
+	}
+	return false
+}
+
 // firstAck is the attempt started at or after since whose acknowledgement
 // came first.
 func firstAck(atts []attempt, since time.Time) (attempt, bool) {

@@ -114,3 +114,19 @@ func TestCommandFaults(t *testing.T) {
 		t.Errorf("a failing command: %v, want its output in the error", err)
 	}
 }
+
+func TestUninterrupted(t *testing.T) {
+	fault := at(1000)
+	grace := 10 * time.Second
+	if !uninterrupted([]attempt{ok(1, 500, 510, "a"), ok(2, 7000, 7010, "a")}, fault, grace) {
+		t.Error("rows acknowledged throughout: interrupted?")
+	}
+	if uninterrupted([]attempt{ok(1, 500, 510, "a"), failed(2, 1500, "a"), ok(3, 7000, 7010, "a")}, fault, grace) {
+		t.Error("a failed write after the fault: uninterrupted?")
+	}
+	// Attempts that hang answer nothing: no proof the database was up.
+	hung := attempt{seq: 2, started: at(1200), pod: "a"}
+	if uninterrupted([]attempt{ok(1, 500, 510, "a"), hung}, fault, grace) {
+		t.Error("only hanging attempts after the fault: uninterrupted?")
+	}
+}
