@@ -43,7 +43,7 @@ type htmlPage struct {
 }
 
 type htmlSetup struct {
-	Name, Description string
+	Name, Description, W1 string
 	Drills            []htmlDrill
 }
 
@@ -69,7 +69,7 @@ func newHTMLPage(r *Report) htmlPage {
 		Headers: t.Headers(),
 	}
 	for si, s := range r.Setups {
-		hs := htmlSetup{Name: s.Name, Description: s.Description}
+		hs := htmlSetup{Name: s.Name, Description: s.Description, W1: s.W1}
 		for di := range s.Results {
 			res := &s.Results[di]
 			hs.Drills = append(hs.Drills, htmlDrill{

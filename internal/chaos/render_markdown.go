@@ -33,6 +33,9 @@ func Markdown(w io.Writer, r *Report) error {
 	}
 	for _, s := range r.Setups {
 		fmt.Fprintf(&b, "\n## %s\n", md(s.Name))
+		if s.W1 != "" {
+			fmt.Fprintf(&b, "\nSingle writer (W1): %s\n", md(s.W1))
+		}
 		if s.Description != "" {
 			fmt.Fprintf(&b, "\n%s\n", md(s.Description))
 		}

@@ -126,7 +126,14 @@ type Setup struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Results     []Result `json:"results"`
+	// W1 is the single-writer check's verdict over the whole run where one
+	// could be made (the simulated cluster reads the fake IRIS's journal):
+	// W1Held, or what the check found. Empty when not checked.
+	W1 string `json:"w1,omitempty"`
 }
+
+// W1Held is Setup.W1 when one IRIS wrote at every moment.
+const W1Held = "one writer at every moment"
 
 // Report is a chaos run.
 type Report struct {

@@ -3,11 +3,14 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/irisha/irisha/internal/chaos"
+	"github.com/irisha/irisha/internal/iris/fakeiris"
 	"github.com/irisha/irisha/internal/sim"
 	simirisha "github.com/irisha/irisha/internal/sim/irisha"
 	"github.com/irisha/irisha/internal/sim/reference"
@@ -30,6 +33,10 @@ var referenceMitigations = map[chaos.Scenario]string{
 // iris-main, with no agent above it.
 type referenceSetup struct {
 	bins simirisha.Binaries
+
+	mu sync.Mutex
+	// dataDir is the host directory the reference's IRIS runs on.
+	dataDir string
 }
 
 // runContainer is the sim's runner for containers that are not irisha's.
@@ -37,7 +44,31 @@ func (s *referenceSetup) runContainer(_ context.Context, env sim.ContainerEnv) (
 	if env.Pod.Namespace != referenceNamespace || env.Container != reference.Container {
 		return nil, nil
 	}
-	return simirisha.IrisMain(s.bins, env)
+	cp, err := simirisha.IrisMain(s.bins, env)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range cp.Cmd.Env {
+		if d, ok := strings.CutPrefix(v, fakeiris.EnvDataDir+"="); ok {
+			s.mu.Lock()
+			s.dataDir = d
+			s.mu.Unlock()
+		}
+	}
+	return cp, nil
+}
+
+// w1 checks the reference's fake IRIS journal, as the sandbox does
+// irisha's: the reference has no fencing, so two IRIS on its volume at
+// once show here.
+func (s *referenceSetup) w1() string {
+	s.mu.Lock()
+	dir := s.dataDir
+	s.mu.Unlock()
+	if dir == "" {
+		return ""
+	}
+	return journalVerdict(dir)
 }
 
 // run deploys the reference YAML unchanged and runs the drills on it, each

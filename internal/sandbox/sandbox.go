@@ -67,8 +67,8 @@ type Result struct {
 	// ClusterUp is how long booting the cluster took; ToTable how long
 	// from the start until the table was printed.
 	ClusterUp, ToTable time.Duration
-	// W1 is the journal check's verdict on the instance ("" when one IRIS
-	// wrote at every moment).
+	// W1 is the journal check's verdict on the instance (chaos.W1Held when
+	// one IRIS wrote at every moment).
 	W1 string
 }
 
@@ -173,18 +173,18 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		Scenarios: o.Scenarios, Clientset: c.Clientset(), Client: cl, Exec: c, Nodes: sim.NodeFaults{C: c},
 		Progress: progress, Log: o.Log,
 	})
-	rep.Setups = append(rep.Setups, chaos.Setup{Name: "irisha", Description: "IrisInstance, operator, agent and node witnesses", Results: irishaResults})
 	if err != nil {
 		return res, err
 	}
 	res.W1 = checkW1(ctx, c)
+	rep.Setups = append(rep.Setups, chaos.Setup{Name: "irisha", Description: "IrisInstance, operator, agent and node witnesses", Results: irishaResults, W1: res.W1})
 	if o.CompareReference {
 		step("Deploying the reference YAML (namespace %s) for the same drills; its node-loss drills wait out Kubernetes' 300 s tolerations and more", referenceNamespace)
 		refResults, err := ref.run(ctx, c, withoutBackup(o.Scenarios), progress)
 		if err != nil {
 			return res, err
 		}
-		rep.Setups = append(rep.Setups, chaos.Setup{Name: "reference", Description: "the article's Deployment, unchanged", Results: refResults})
+		rep.Setups = append(rep.Setups, chaos.Setup{Name: "reference", Description: "the article's Deployment, unchanged", Results: refResults, W1: ref.w1()})
 	}
 	res.Report = rep
 	res.ToTable = time.Since(started)
@@ -192,10 +192,14 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := chaos.Table(out, rep); err != nil {
 		return res, err
 	}
-	if res.W1 == "" {
-		fmt.Fprintln(out, "W1 (one writer): the fake IRIS's journal shows one writer at every moment.")
-	} else {
-		fmt.Fprintf(out, "W1 VIOLATED: %s\n", res.W1)
+	for _, s := range rep.Setups {
+		switch s.W1 {
+		case chaos.W1Held:
+			fmt.Fprintf(out, "W1 (one writer), %s: the fake IRIS's journal shows one writer at every moment.\n", s.Name)
+		case "":
+		default:
+			fmt.Fprintf(out, "W1 VIOLATED, %s: %s\n", s.Name, s.W1)
+		}
 	}
 	if err := chaos.WriteReports(o.ReportDir, rep); err != nil {
 		return res, err
@@ -248,18 +252,23 @@ func createInstance(ctx context.Context, c *sim.Cluster, cl client.Client) error
 	return nil
 }
 
-// checkW1 reads the instance's fake IRIS journal: "" if one IRIS wrote at
-// every moment, else what the check found.
+// checkW1 reads the instance's fake IRIS journal: chaos.W1Held if one IRIS
+// wrote at every moment, else what the check found.
 func checkW1(ctx context.Context, c *sim.Cluster) string {
 	inst := &v1alpha1.IrisInstance{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: Instance}}
 	dir, err := simirisha.DataDir(ctx, c, inst)
 	if err != nil {
 		return fmt.Sprintf("the journal could not be read: %v", err)
 	}
-	if _, err := simirisha.CheckJournal(dir); err != nil {
+	return journalVerdict(dir)
+}
+
+// journalVerdict is the fake IRIS journal's single-writer check on dataDir.
+func journalVerdict(dataDir string) string {
+	if _, err := simirisha.CheckJournal(dataDir); err != nil {
 		return err.Error()
 	}
-	return ""
+	return chaos.W1Held
 }
 
 func withoutBackup(ss []chaos.Scenario) []chaos.Scenario {
@@ -277,7 +286,7 @@ func withoutBackup(ss []chaos.Scenario) []chaos.Scenario {
 func failedOf(rep *chaos.Report, w1 string) error {
 	irisha := &chaos.Report{Setups: rep.Setups[:1]}
 	err := chaos.Failed(irisha)
-	if w1 != "" {
+	if w1 != chaos.W1Held {
 		err = errors.Join(err, fmt.Errorf("W1 violated: %s", w1))
 	}
 	return err
