@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/irisha/irisha/internal/agent/lease"
+	"github.com/irisha/irisha/internal/fencing"
 	"github.com/irisha/irisha/internal/logging"
 	"github.com/irisha/irisha/internal/restconfig"
 	"github.com/irisha/irisha/internal/version"
@@ -91,7 +92,8 @@ The pod's name, namespace and UID come from the downward API
 			if podName == "" || podUID == "" || cfg.Namespace == "" {
 				return fmt.Errorf("the pod's name, UID and namespace are required: set %s, %s and %s (the operator's Deployment does)", EnvPodName, EnvPodUID, EnvPodNamespace)
 			}
-			cfg.Identity = podName + "_" + podUID
+			// The same name the operator looks for in the Lease.
+			cfg.Identity = fencing.Identity(podName, podUID)
 			cfg.PodName = podName
 			cfg.Timing = lease.DefaultTiming(duration)
 			if renew > 0 {
