@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,7 +23,14 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	err := run()
+	// run has returned, so its deferred cleanups have run: only now may
+	// the process exit. The agent's exit code is IRIS's, for the kubelet.
+	var exit *agent.ExitError
+	if errors.As(err, &exit) {
+		os.Exit(exit.Code)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "irisha-manager:", err)
 		os.Exit(1)
 	}

@@ -83,19 +83,65 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	if len(cfg.Command) == 0 {
 		return 2, errors.New("no command to supervise: give it after --, e.g. agent run -- /iris-main")
 	}
+	fence, err := newFence(ctx, cfg, log)
+	if err != nil {
+		return 2, err
+	}
+
+	// Signals are caught from the start: a pod deleted while its agent
+	// waits for the Lease must exit at once, with nothing to stop.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	// ctx ending (the process's own SIGTERM handler) means "stop cleanly",
+	// like a signal; the reaper and the Lease must outlive it until IRIS
+	// has stopped, so they run on a context that is not cancelled with it.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+
+	reaper, err := supervisor.NewReaper(runCtx)
+	if err != nil {
+		return 2, err
+	}
+	client := &iris.Client{Runner: iris.ExecRunner{Start: reaper.Run}, Iris: cfg.Iris}
+	reg, m := newRegistry()
+	h := &health{iris: client, superserver: cfg.SuperserverAddress, timeout: cfg.ProbeTimeout, metrics: m, up: make(chan struct{})}
+	stopServer, err := serve(cfg.ListenAddress, h, reg, log)
+	if err != nil {
+		return 2, err
+	}
+	defer stopServer()
+
+	r := &agentRun{cfg: cfg, log: log, fence: fence, client: client, health: h,
+		ctx: runCtx, sigs: sigs, stopRequested: ctx.Done()}
+	held, err := r.waitForLease()
+	if err != nil {
+		return 1, err
+	}
+	if !held {
+		return 0, nil
+	}
+	h.setLeaseHeld(true)
+	log.Info("Holding the fencing Lease; starting IRIS", "command", cfg.Command)
+	return r.runIris(reaper)
+}
+
+// newFence builds the fencing Lease, with the witnesses and the volume
+// usage it consults and carries.
+func newFence(ctx context.Context, cfg Config, log logr.Logger) (*lease.Lease, error) {
 	// The Lease gets connections of its own: a failed renewal drops them
 	// so the retry does not hang on a dead one, which must not cut the
 	// backup participant's watches.
 	leases, closeLeaseConns, err := lease.NewClient(cfg.REST)
 	if err != nil {
-		return 2, err
+		return nil, err
 	}
 	leaseCfg := lease.Config{Namespace: cfg.Namespace, Name: cfg.LeaseName, Identity: cfg.Identity, Timing: cfg.Timing,
 		CloseConnections: closeLeaseConns}
 	if cfg.WitnessesConfigMap != "" {
 		cs, err := kubernetes.NewForConfig(cfg.REST)
 		if err != nil {
-			return 2, fmt.Errorf("creating the Kubernetes client: %w", err)
+			return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
 		}
 		if !quorum.DefaultTiming().RidesOut(cfg.Timing.Duration-cfg.Timing.SafetyMargin, cfg.Timing.RenewInterval, witness.RoundPause, witness.AnswerTimeout/2) {
 			log.Info("This Lease timing leaves the witnesses too little time: IRIS is stopped in a control-plane outage (fencing stays safe); a longer Lease or a shorter renew interval rides it out",
@@ -113,138 +159,176 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 		go usage.run(ctx)
 		leaseCfg.Annotations = usage.annotations
 	}
-	fence, err := lease.New(leaseCfg, leases, log)
-	if err != nil {
-		return 2, err
-	}
+	return lease.New(leaseCfg, leases, log)
+}
 
-	// Signals are caught from the start: a pod deleted while its agent
-	// waits for the Lease must exit at once, with nothing to stop.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
-	// ctx ending (the process's own SIGTERM handler) means "stop cleanly",
-	// like a signal; the reaper and the Lease must outlive it until IRIS
-	// has stopped, so they run on a context that is not cancelled with it.
-	stopRequested := ctx.Done()
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
+// agentRun is what the steps of one Run share once the Lease, the probes
+// and the reaper are set up.
+type agentRun struct {
+	cfg    Config
+	log    logr.Logger
+	fence  *lease.Lease
+	client *iris.Client
+	health *health
+	// ctx outlives a stop request: the Lease and the backups run on it
+	// until IRIS has stopped.
+	ctx  context.Context
+	sigs <-chan os.Signal
+	// stopRequested is the process's own stop (Run's ctx ending); nil
+	// once handled.
+	stopRequested <-chan struct{}
+	// backups is nil until IRIS is up, or when the participant failed.
+	backups *backup.Participant
+}
 
-	reaper, err := supervisor.NewReaper(runCtx)
-	if err != nil {
-		return 2, err
-	}
-	client := &iris.Client{Runner: iris.ExecRunner{Start: reaper.Run}, Iris: cfg.Iris}
-	reg, m := newRegistry()
-	h := &health{iris: client, superserver: cfg.SuperserverAddress, timeout: cfg.ProbeTimeout, metrics: m, up: make(chan struct{})}
-	stopServer, err := serve(cfg.ListenAddress, h, reg, log)
-	if err != nil {
-		return 2, err
-	}
-	defer stopServer()
-
+// waitForLease blocks until this agent holds the Lease (true), or a stop
+// was asked for first (false, nil: nothing was started, nothing to stop),
+// or acquiring failed (false, err).
+func (r *agentRun) waitForLease() (bool, error) {
 	acquired := make(chan error, 1)
-	go func() { acquired <- fence.Acquire(runCtx) }()
+	go func() { acquired <- r.fence.Acquire(r.ctx) }()
 	select {
-	case sig := <-sigs:
-		log.Info("Stopping before IRIS started", "signal", sig.String())
-		return 0, nil
-	case <-stopRequested:
-		log.Info("Stopping before IRIS started")
-		return 0, nil
+	case sig := <-r.sigs:
+		r.log.Info("Stopping before IRIS started", "signal", sig.String())
+		return false, nil
+	case <-r.stopRequested:
+		r.log.Info("Stopping before IRIS started")
+		return false, nil
 	case err := <-acquired:
 		if err != nil {
-			return 1, fmt.Errorf("acquiring the fencing Lease: %w", err)
+			return false, fmt.Errorf("acquiring the fencing Lease: %w", err)
 		}
 	}
-	h.leaseHeld.Store(true)
-	h.metrics.leaseHeld.Set(1)
-	log.Info("Holding the fencing Lease; starting IRIS", "command", cfg.Command)
+	return true, nil
+}
 
-	proc, err := reaper.Start(cfg.Command[0], cfg.Command[1:]...)
+// runIris starts IRIS under the Lease already held, keeps renewing it, and
+// supervises IRIS until it is gone; it returns the process exit code.
+func (r *agentRun) runIris(reaper *supervisor.Reaper) (int, error) {
+	proc, err := reaper.Start(r.cfg.Command[0], r.cfg.Command[1:]...)
 	if err != nil {
 		return 1, err
 	}
-	h.started.Store(true)
+	r.health.started.Store(true)
 	held := make(chan error, 1)
-	holdCtx, stopHolding := context.WithCancel(runCtx)
+	holdCtx, stopHolding := context.WithCancel(r.ctx)
 	defer stopHolding()
-	go func() { held <- fence.Hold(holdCtx) }()
-	// Backups only once IRIS is up under the Lease: a freeze of an IRIS
-	// that may be fenced any moment is never a consistent snapshot, and an
-	// IRIS not up cannot freeze. Waiting for its first passing probe also
-	// keeps the participant's start (its client, discovery, list and watch)
-	// out of a failover's busiest seconds.
-	var backups *backup.Participant
-	defer func() { stopBackups(backups, false, log) }()
-	up := h.up
+	go func() { held <- r.fence.Hold(holdCtx) }()
+	defer func() { stopBackups(r.backups, false, r.log) }()
+	return r.supervise(proc, held, stopHolding), nil
+}
 
+// supervise waits for whichever comes first of IRIS exiting, a stop
+// request (a clean stop, forwarded) or the Lease lost (a hard stop), and
+// starts the backups once IRIS is up. It returns the process exit code.
+func (r *agentRun) supervise(proc *supervisor.Process, held <-chan error, stopHolding func()) int {
+	up := r.health.up
 	for {
 		select {
 		case <-up:
+			// Backups only once IRIS is up under the Lease: a freeze of an
+			// IRIS that may be fenced any moment is never a consistent
+			// snapshot, and an IRIS not up cannot freeze. Waiting for its
+			// first passing probe also keeps the participant's start (its
+			// client, discovery, list and watch) out of a failover's
+			// busiest seconds.
 			up = nil
-			backups = startBackups(runCtx, cfg, client, h.metrics, log)
+			r.backups = startBackups(r.ctx, r.cfg, r.client, r.health.metrics, r.log)
 		case err := <-held:
 			if err == nil {
 				continue
 			}
-			h.leaseHeld.Store(false)
-			h.metrics.leaseHeld.Set(0)
-			h.metrics.fenced.Inc()
-			// The fence comes before the backup: a thaw would spend time
-			// the safety margin does not have, and a killed IRIS keeps no
-			// freeze (a frozen write daemon writes nothing meanwhile).
-			if late := time.Since(fence.Deadline()); late > frozenPastDeadline {
-				// This process was stopped past its deadline (a frozen
-				// node resuming): a replacement may already write, so
-				// there is no time for `iris force`.
-				log.Info("Resumed past the fencing deadline: killing IRIS at once", "late", late.Round(time.Millisecond).String())
-				killTree(log)
-			} else {
-				log.Info("Lost the fencing Lease: stopping IRIS hard so that no second writer can exist", "reason", err.Error())
-				hardStop(client, cfg.ForceTimeout, log)
-			}
-			stopBackups(backups, false, log)
-			<-proc.Done()
-			return ExitFenced, nil
-		case sig := <-sigs:
-			// A clean shutdown of a frozen IRIS would wait on its write
-			// daemon: thaw first.
-			stopBackups(backups, true, log)
-			log.Info("Forwarding signal to IRIS for a clean stop", "signal", sig.String())
-			if err := proc.Signal(sig); err != nil {
-				log.Error(err, "Forwarding the signal")
-			}
-		case <-stopRequested:
-			stopRequested = nil
-			stopBackups(backups, true, log)
-			log.Info("Stop requested: asking IRIS for a clean stop")
-			if err := proc.Signal(syscall.SIGTERM); err != nil {
-				log.Error(err, "Signalling IRIS")
-			}
+			return r.onFenced(proc, err)
+		case sig := <-r.sigs:
+			r.forwardSignal(proc, sig)
+		case <-r.stopRequested:
+			r.stopRequested = nil
+			r.requestStop(proc)
 		case <-proc.Done():
-			code := proc.ExitCode()
-			stopBackups(backups, false, log) // IRIS is gone, and its freeze with it
-			stopHolding()
-			h.leaseHeld.Store(false)
-			h.metrics.leaseHeld.Set(0)
-			// iris-main exits after IRIS stopped; only a clean stop hands
-			// the Lease over at once. After a crash the same pod restarts
-			// IRIS and takes its own Lease back.
-			if code == 0 {
-				releaseCtx, cancelRelease := context.WithTimeout(runCtx, 5*time.Second)
-				if err := fence.Release(releaseCtx); err != nil {
-					log.Error(err, "Releasing the fencing Lease; a replacement waits for it to expire")
-				} else {
-					log.Info("IRIS stopped cleanly; released the fencing Lease")
-				}
-				cancelRelease()
-			} else {
-				log.Info("IRIS exited; keeping the fencing Lease for this pod's restart", "exitCode", code)
-			}
-			return code, nil
+			return r.onExit(proc, stopHolding)
 		}
 	}
+}
+
+// onFenced stops IRIS hard because the Lease was lost (reason), and returns
+// only once IRIS is gone, so no second writer can exist.
+func (r *agentRun) onFenced(proc *supervisor.Process, reason error) int {
+	r.health.setLeaseHeld(false)
+	r.health.metrics.fenced.Inc()
+	// The fence comes before the backup: a thaw would spend time the
+	// safety margin does not have, and a killed IRIS keeps no freeze (a
+	// frozen write daemon writes nothing meanwhile).
+	r.stopHard(reason)
+	stopBackups(r.backups, false, r.log)
+	<-proc.Done()
+	return ExitFenced
+}
+
+// stopHard kills IRIS: after `iris force` if there is still time before the
+// fencing deadline, at once if not.
+func (r *agentRun) stopHard(reason error) {
+	if late := time.Since(r.fence.Deadline()); late > frozenPastDeadline {
+		// This process was stopped past its deadline (a frozen node
+		// resuming): a replacement may already write, so there is no
+		// time for `iris force`.
+		r.log.Info("Resumed past the fencing deadline: killing IRIS at once", "late", late.Round(time.Millisecond).String())
+		killTree(r.log)
+		return
+	}
+	r.log.Info("Lost the fencing Lease: stopping IRIS hard so that no second writer can exist", "reason", reason.Error())
+	hardStop(r.client, r.cfg.ForceTimeout, r.log)
+}
+
+// forwardSignal passes sig on to IRIS for a clean stop.
+func (r *agentRun) forwardSignal(proc *supervisor.Process, sig os.Signal) {
+	// A clean shutdown of a frozen IRIS would wait on its write daemon:
+	// thaw first.
+	stopBackups(r.backups, true, r.log)
+	r.log.Info("Forwarding signal to IRIS for a clean stop", "signal", sig.String())
+	if err := proc.Signal(sig); err != nil {
+		r.log.Error(err, "Forwarding the signal")
+	}
+}
+
+// requestStop asks IRIS for a clean stop when the process's own stop was
+// requested (Run's ctx ended).
+func (r *agentRun) requestStop(proc *supervisor.Process) {
+	// Thawed first, as for a forwarded signal.
+	stopBackups(r.backups, true, r.log)
+	r.log.Info("Stop requested: asking IRIS for a clean stop")
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
+		r.log.Error(err, "Signalling IRIS")
+	}
+}
+
+// onExit ends the run once IRIS exited on its own or after a clean stop,
+// and returns IRIS's exit code: the container's, for the kubelet.
+func (r *agentRun) onExit(proc *supervisor.Process, stopHolding func()) int {
+	code := proc.ExitCode()
+	stopBackups(r.backups, false, r.log) // IRIS is gone, and its freeze with it
+	stopHolding()
+	r.health.setLeaseHeld(false)
+	// iris-main exits after IRIS stopped; only a clean stop hands the
+	// Lease over at once. After a crash the same pod restarts IRIS and
+	// takes its own Lease back.
+	if code == 0 {
+		r.release()
+	} else {
+		r.log.Info("IRIS exited; keeping the fencing Lease for this pod's restart", "exitCode", code)
+	}
+	return code
+}
+
+// release hands the Lease over after IRIS stopped cleanly, so a
+// replacement need not wait for it to expire.
+func (r *agentRun) release() {
+	releaseCtx, cancelRelease := context.WithTimeout(r.ctx, 5*time.Second)
+	defer cancelRelease()
+	if err := r.fence.Release(releaseCtx); err != nil {
+		r.log.Error(err, "Releasing the fencing Lease; a replacement waits for it to expire")
+		return
+	}
+	r.log.Info("IRIS stopped cleanly; released the fencing Lease")
 }
 
 // startBackups starts the backup participant. Without it IRIS still runs:

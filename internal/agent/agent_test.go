@@ -140,6 +140,12 @@ func startAgent(t *testing.T, inst instance, name string, flags ...string) *agen
 // RBAC grants it; "" is the admin.
 func startAgentAs(t *testing.T, inst instance, name, user string, flags ...string) *agentProc {
 	t.Helper()
+	return startAgentOf(t, inst, name, user, []string{filepath.Join(irisPath, "iris-main"), "--check-caps", "false"}, flags...)
+}
+
+// startAgentOf starts an agent that supervises command instead of IRIS.
+func startAgentOf(t *testing.T, inst instance, name, user string, command []string, flags ...string) *agentProc {
+	t.Helper()
 	proxy, err := testenv.NewProxy(env.APIServerHostPort())
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +164,7 @@ func startAgentAs(t *testing.T, inst instance, name, user string, flags ...strin
 		"--renew-interval", renewInterval.String(), "--safety-margin", safetyMargin.String(),
 		"--listen-address", a.health, "--superserver-address", inst.superserver,
 		"--probe-timeout", "500ms", "--iris", filepath.Join(irisPath, "iris"), "--kubeconfig", kubeconfig}
-	args = append(append(args, flags...), "--", filepath.Join(irisPath, "iris-main"), "--check-caps", "false")
+	args = append(append(append(args, flags...), "--"), command...)
 	a.cmd = exec.Command(manager, args...)
 	a.cmd.Env = append(os.Environ(), "ISC_DATA_DIRECTORY="+inst.dataDir, "FAKEIRIS_SUPERSERVER="+inst.superserver, "FAKEIRIS_JOURNAL_INTERVAL=20ms")
 	pr, pw := io.Pipe()
@@ -493,6 +499,20 @@ func TestCrashKeepsTheLeaseForTheRestart(t *testing.T) {
 		_, ok := restarted.logged("Holding the fencing Lease")
 		return ok
 	})
+}
+
+// TestExitCodeIsTheChilds: the agent, PID 1 of the container, exits with
+// its child's exit code, which the kubelet reports; main turns the agent's
+// result into it without printing an error.
+func TestExitCodeIsTheChilds(t *testing.T) {
+	inst := newInstance(t)
+	a := startAgentOf(t, inst, "pod-a", "", []string{"/bin/sh", "-c", "exit 42"})
+	if code := a.exitCode(t, 15*time.Second); code != 42 {
+		t.Errorf("agent exit code = %d, want the child's 42:\n%s", code, a.output())
+	}
+	if strings.Contains(a.output(), "irisha-manager:") {
+		t.Errorf("an exit code is not an error to print:\n%s", a.output())
+	}
 }
 
 type envRunner struct{ env []string }

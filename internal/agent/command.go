@@ -1,14 +1,17 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/irisha/irisha/internal/agent/lease"
+	"github.com/irisha/irisha/internal/fencing"
 	"github.com/irisha/irisha/internal/logging"
 	"github.com/irisha/irisha/internal/restconfig"
 	"github.com/irisha/irisha/internal/version"
@@ -22,17 +25,38 @@ const (
 	EnvPodUID       = "POD_UID"
 )
 
+// ExitError is how `agent run` ends with a non-zero exit code: main exits
+// with Code once its deferred cleanups have run. The agent is PID 1 of the
+// IRIS container, so Code is the container's exit code, which the kubelet
+// reports in the pod's status and the tests read: IRIS's own code when
+// IRIS exited (128+signal if a signal killed it), ExitFenced after a fence.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }
+
+// exitWith is the command's result for a run that ended with code: nil for
+// 0, so a clean stop exits 0 like any command that succeeded.
+func exitWith(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &ExitError{Code: code}
+}
+
+// runFunc is Run; tests of the command replace it.
+type runFunc func(ctx context.Context, cfg Config, log logr.Logger) (int, error)
+
 // NewCommand returns `irisha-manager agent` with its `run` subcommand.
 func NewCommand() *cobra.Command {
 	agent := &cobra.Command{
 		Use:   "agent",
 		Short: "The in-pod agent: PID 1 of the IRIS container",
 	}
-	agent.AddCommand(newRunCommand(), newInstallCommand())
+	agent.AddCommand(newRunCommand(Run), newInstallCommand())
 	return agent
 }
 
-func newRunCommand() *cobra.Command {
+func newRunCommand(run runFunc) *cobra.Command {
 	var (
 		cfg        Config
 		duration   time.Duration
@@ -68,7 +92,8 @@ The pod's name, namespace and UID come from the downward API
 			if podName == "" || podUID == "" || cfg.Namespace == "" {
 				return fmt.Errorf("the pod's name, UID and namespace are required: set %s, %s and %s (the operator's Deployment does)", EnvPodName, EnvPodUID, EnvPodNamespace)
 			}
-			cfg.Identity = podName + "_" + podUID
+			// The same name the operator looks for in the Lease.
+			cfg.Identity = fencing.Identity(podName, podUID)
 			cfg.PodName = podName
 			cfg.Timing = lease.DefaultTiming(duration)
 			if renew > 0 {
@@ -87,13 +112,12 @@ The pod's name, namespace and UID come from the downward API
 			cfg.REST = rc
 			log := logOpts.Logger()
 			ctrl.SetLogger(log)
-			code, err := Run(cmd.Context(), cfg, log.WithName("agent"))
+			code, err := run(cmd.Context(), cfg, log.WithName("agent"))
 			if err != nil {
 				return err
 			}
 			// The exit code is the child's: the kubelet and tests read it.
-			os.Exit(code)
-			return nil
+			return exitWith(code)
 		},
 	}
 	f := cmd.Flags()

@@ -39,6 +39,17 @@ type health struct {
 	metrics   *metrics
 }
 
+// setLeaseHeld records whether the agent holds the fencing Lease, for
+// /readyz and the lease-held gauge alike.
+func (h *health) setLeaseHeld(held bool) {
+	h.leaseHeld.Store(held)
+	if held {
+		h.metrics.leaseHeld.Set(1)
+	} else {
+		h.metrics.leaseHeld.Set(0)
+	}
+}
+
 func (h *health) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/livez", h.livez)
 	mux.HandleFunc("/startupz", h.startupz)

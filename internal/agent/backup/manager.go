@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -51,6 +52,8 @@ type Options struct {
 	Pod     string
 	Iris    Freezer
 	Metrics Metrics
+	// Clock arms the thaw deadline; nil is the real clock.
+	Clock clock.WithDelayedExecution
 }
 
 // Participant is the agent's part in its instance's backups, for as long
@@ -69,7 +72,11 @@ func Start(ctx context.Context, opts Options, log logr.Logger) (*Participant, er
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("registering the IrisBackup type: %w", err)
 	}
-	p := newParticipant(ctx, opts.Iris, opts.Metrics, log)
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	p := newParticipant(ctx, opts.Iris, opts.Metrics, clk, log)
 	runCtx, cancel := context.WithCancel(ctx)
 	pt := &Participant{p: p, cancel: cancel, done: make(chan struct{})}
 	go func() {

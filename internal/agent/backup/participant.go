@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/irisha/irisha/api/v1alpha1"
@@ -51,10 +52,10 @@ type freeze struct {
 	uid       types.UID
 	maxFrozen time.Duration
 	frozenAt  time.Time
-	// deadline carries a monotonic reading: comparisons with time.Now()
-	// ignore wall-clock steps.
+	// deadline carries a monotonic reading (with the real clock):
+	// comparisons with the clock's Now ignore wall-clock steps.
 	deadline time.Time
-	timer    *time.Timer
+	timer    clock.Timer
 
 	thawed   bool
 	thawedAt time.Time
@@ -68,6 +69,9 @@ type participant struct {
 	iris    Freezer
 	metrics Metrics
 	log     logr.Logger
+	// clock arms the deadline timer and times the freeze; injected so
+	// tests move time instead of sleeping.
+	clock clock.WithDelayedExecution
 	// base is the context the deadline timer thaws on; it is never
 	// cancelled, since the thaw must outlive the manager.
 	base context.Context
@@ -80,9 +84,9 @@ type participant struct {
 	cur *freeze
 }
 
-func newParticipant(ctx context.Context, f Freezer, m Metrics, log logr.Logger) *participant {
+func newParticipant(ctx context.Context, f Freezer, m Metrics, clk clock.WithDelayedExecution, log logr.Logger) *participant {
 	return &participant{
-		iris: f, metrics: m, log: log,
+		iris: f, metrics: m, log: log, clock: clk,
 		base:    context.WithoutCancel(ctx),
 		thawed:  make(chan event.GenericEvent, 1),
 		stopped: make(chan struct{}),
@@ -124,12 +128,12 @@ func (p *participant) freezeFor(ctx context.Context, b *v1alpha1.IrisBackup) (fr
 		}
 		return freeze{}, err
 	}
-	now := time.Now()
+	now := p.clock.Now()
 	f := &freeze{key: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}, uid: b.UID,
 		maxFrozen: maxFrozen, frozenAt: now, deadline: now.Add(maxFrozen)}
 	// The dead-man switch: a timer, not a status the API server must
 	// deliver, so it fires during a partition too.
-	f.timer = time.AfterFunc(maxFrozen, func() { p.deadlineReached(f) })
+	f.timer = p.clock.AfterFunc(maxFrozen, func() { p.deadlineReached(f) })
 	p.cur = f
 	p.metrics.Frozen.Set(1)
 	p.log.Info("Froze IRIS for a backup", "backup", f.key.Name, "thawDeadline", f.deadline.Format(time.RFC3339Nano))
@@ -146,7 +150,7 @@ func (p *participant) deadlineReached(f *freeze) {
 	}
 	if err := p.thawIris(); err != nil {
 		p.log.Error(err, "Thawing IRIS at the backup's deadline; retrying", "backup", f.key.Name)
-		f.timer = time.AfterFunc(thawRetry, func() { p.deadlineReached(f) })
+		f.timer = p.clock.AfterFunc(thawRetry, func() { p.deadlineReached(f) })
 		p.mu.Unlock()
 		return
 	}
@@ -244,7 +248,7 @@ func (p *participant) release(thaw bool) error {
 
 // ended marks f thawed; mu is held.
 func (p *participant) ended(f *freeze, cause v1alpha1.ThawCause) {
-	f.thawed, f.thawedAt, f.thawedBy = true, time.Now(), cause
+	f.thawed, f.thawedAt, f.thawedBy = true, p.clock.Now(), cause
 	p.metrics.Frozen.Set(0)
 	if cause == v1alpha1.ThawDeadline {
 		p.metrics.DeadlineThaws.Inc()

@@ -41,7 +41,8 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("reading IrisBackup %s: %w", req.Name, err)
 	}
 	l, f := r.p.view(b)
-	a := decide(b, l, time.Now())
+	// The participant's clock: the deadline in l was read from it.
+	a := decide(b, l, r.p.clock.Now())
 	log.FromContext(ctx).V(1).Info("Decided", "phase", b.Status.Phase, "action", a.String())
 	switch a {
 	case actFreeze:
@@ -56,7 +57,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return r.thaw(ctx, b, v1alpha1.ThawDeadline)
 	case actThawRestart:
 		err := r.p.thawUnowned()
-		return r.writeStatus(ctx, b, restartedStatus(b.Status, time.Now(), err))
+		return r.writeStatus(ctx, b, restartedStatus(b.Status, r.p.clock.Now(), err))
 	case actThawQuietly:
 		f, err := r.p.thaw(b.UID, v1alpha1.ThawRequested)
 		if err != nil {
