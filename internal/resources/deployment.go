@@ -12,7 +12,10 @@ import (
 	"github.com/irisha/irisha/api/v1alpha1"
 )
 
-// IRIS facts the pod is built around (../shared/reference/iris-facts.md).
+// IRIS facts the pod is built around: InterSystems' images run as irisowner
+// and serve the superserver and web ports below ("Running InterSystems
+// Products in Containers",
+// https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=ADOCK).
 const (
 	// IrisUID and IrisGID are irisowner's, the user every IRIS image runs as.
 	IrisUID = 51773
@@ -68,7 +71,7 @@ func DataDirectory(inst *v1alpha1.IrisInstance) string {
 
 // Deployment runs IRIS: one replica, Recreate, so two pods of the instance are
 // never started on purpose (the fencing Lease covers the cases where
-// Kubernetes would, see DESIGN.md W1).
+// Kubernetes would: W1 in docs/failover.md).
 func Deployment(in Inputs) *appsv1.Deployment {
 	inst := in.Instance
 	labels := Labels(inst)
@@ -155,7 +158,8 @@ func irisContainer(in Inputs) corev1.Container {
 	}
 }
 
-// irisMainArgs are iris-main's options (ADOCK §5.3).
+// irisMainArgs are iris-main's options ("The iris-main Program",
+// https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=ADOCK_iris_iscmain).
 func irisMainArgs(in Inputs) []string {
 	// iris-main checks for capabilities such as CAP_SETUID; a non-root
 	// container without privilege escalation can use none of them, so the
