@@ -126,3 +126,18 @@ func TestShutdownTimeoutMatchesIRIS(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxFrozenSecondsDefault ties v1alpha1.DefaultMaxFrozenSeconds to the
+// IrisBackup CRD's default marker.
+func TestMaxFrozenSecondsDefault(t *testing.T) {
+	v, err := ForKind("IrisBackup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := map[string]any{"apiVersion": "irisha.dev/v1alpha1", "kind": "IrisBackup", "metadata": map[string]any{"name": "b"},
+		"spec": map[string]any{"instanceName": "i"}}
+	v.Default(obj)
+	if got := obj["spec"].(map[string]any)["maxFrozenSeconds"]; got != int64(v1alpha1.DefaultMaxFrozenSeconds) {
+		t.Errorf("the CRD defaults maxFrozenSeconds to %v (%T), v1alpha1.DefaultMaxFrozenSeconds is %d", got, got, v1alpha1.DefaultMaxFrozenSeconds)
+	}
+}

@@ -80,6 +80,10 @@ func agentEnv() []corev1.EnvVar {
 	}
 }
 
+// agentProbe asks the agent's path every period seconds. The kubelet waits
+// a whole period for the answer: the agent's own check may take its qlist
+// timeout (--probe-timeout, 5 s), and an answer that is slow but comes
+// before the next probe is due is not a failure.
 func agentProbe(path string, period, failures int32) *corev1.Probe {
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{

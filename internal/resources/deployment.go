@@ -47,7 +47,18 @@ const (
 	// (an HTTP request to the agent, not an iris command) and adds at most a
 	// second to the recovery time.
 	startupPeriodSeconds = 1
-	probePeriodSeconds   = 10
+	// livenessPeriodSeconds and livenessFailures: /livez runs qlist, so it
+	// is asked every 10 s, and the kubelet restarts IRIS only after three
+	// failures in a row (Kubernetes' default threshold): 30 s of IRIS down
+	// or hung, not one qlist slowed by a load spike.
+	livenessPeriodSeconds = 10
+	livenessFailures      = 3
+	// readinessPeriodSeconds and readinessFailures: /readyz takes the pod
+	// out of the Service within two probes (10 s) of IRIS no longer
+	// accepting connections or the agent losing the Lease; two, so one slow
+	// answer does not drop every client's connection target.
+	readinessPeriodSeconds = 5
+	readinessFailures      = 2
 )
 
 // Volume names in the pod.
@@ -151,8 +162,8 @@ func irisContainer(in Inputs) corev1.Container {
 		// answering or IRIS is down. The startup window leaves room for the
 		// Lease wait and for journal recovery after an unclean stop.
 		StartupProbe:    agentProbe("/startupz", startupPeriodSeconds, startupWindowSeconds/startupPeriodSeconds),
-		LivenessProbe:   agentProbe("/livez", probePeriodSeconds, 3),
-		ReadinessProbe:  agentProbe("/readyz", 5, 2),
+		LivenessProbe:   agentProbe("/livez", livenessPeriodSeconds, livenessFailures),
+		ReadinessProbe:  agentProbe("/readyz", readinessPeriodSeconds, readinessFailures),
 		SecurityContext: restrictedContainer(),
 		VolumeMounts:    volumeMounts(in),
 	}

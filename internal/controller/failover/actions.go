@@ -17,8 +17,13 @@ import (
 	"github.com/irisha/irisha/internal/fencing"
 )
 
-// keepFencedHolders bounds the Lease's list of fenced identities: only the
-// most recent dead pods can still have a container that restarts.
+// keepFencedHolders bounds the Lease's list of fenced identities. An
+// identity matters only until its pod's kubelet learns that the pod was
+// force-deleted (it then kills the container for good), so the list needs
+// to reach back only over the failovers of one instance that can happen
+// while an old node is still cut off: each takes a Lease duration plus the
+// replacement's start, so five is a generous bound. It keeps the
+// annotation, which every renewal of the Lease carries, a few hundred bytes.
 const keepFencedHolders = 5
 
 // act carries out one action. Each is idempotent: what is already done, or
