@@ -87,12 +87,8 @@ func Deployment(in Inputs) *appsv1.Deployment {
 	inst := in.Instance
 	labels := Labels(inst)
 	return &appsv1.Deployment{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      DeploymentName(inst),
-			Namespace: inst.Namespace,
-			Labels:    labels,
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(inst, DeploymentName(inst)),
 		Spec: appsv1.DeploymentSpec{
 			Replicas:             ptr.To(replicas(in)),
 			Strategy:             appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
