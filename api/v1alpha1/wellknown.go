@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "strings"
+
 // Annotations irisha reads or writes on objects it does not own.
 const (
 	// AnnotationNodeFenced, set to "true" on a Node by the user's fence agent
@@ -60,3 +62,18 @@ const (
 	// frozen and "crash" for one cut without a freeze.
 	AnnotationConsistency = "irisha.dev/consistency"
 )
+
+// FencedHolders parses AnnotationFencedHolders from an object's annotations:
+// the identities the operator fenced, oldest first; nil when there are none.
+func FencedHolders(annotations map[string]string) []string {
+	v := annotations[AnnotationFencedHolders]
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// FencedHoldersValue is the AnnotationFencedHolders value listing ids.
+func FencedHoldersValue(ids []string) string {
+	return strings.Join(ids, ",")
+}

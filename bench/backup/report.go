@@ -18,8 +18,8 @@ const (
 
 var setups = []string{setupIrisha, setupReference}
 
-// goalFrozenSeconds is irisha's goal for the frozen window's p99
-// (DESIGN.md, "Backup protocol").
+// goalFrozenSeconds is irisha's goal for the frozen window's p99: "well
+// under a second" (README.md, "Backups, restore and growth").
 const goalFrozenSeconds = 1.0
 
 // runResult is one backup.

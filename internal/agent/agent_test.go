@@ -27,16 +27,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/internal/agent"
+	"github.com/irisha/irisha/internal/agent/lease"
 	"github.com/irisha/irisha/internal/agent/supervisor"
 	"github.com/irisha/irisha/internal/iris"
 	"github.com/irisha/irisha/internal/testenv"
 )
 
-// The timings of these tests: short, so the Lease expires in seconds.
+// The timings of these tests: short, so the Lease expires in seconds. The
+// margin is the least lease.Timing.Validate accepts with the default
+// --force-timeout; the renew interval fits under the attempt timeout
+// ((4 s - 1.5 s) / 3 = 0.83 s).
 const (
-	leaseDuration = 3 * time.Second
+	leaseDuration = 4 * time.Second
 	renewInterval = 500 * time.Millisecond
-	safetyMargin  = time.Second
+	safetyMargin  = lease.MinSafetyMargin
 	leaseName     = "iris-fencing"
 	instanceName  = "iris"
 )

@@ -2,5 +2,5 @@
 // It takes the instance's fencing Lease before IRIS starts, supervises
 // iris-main (signals, zombies, exit code), serves the probes and metrics, and
 // stops IRIS hard when the Lease is lost, so that at most one IRIS writes to
-// the volume (DESIGN.md, W1).
+// the volume (W1: docs/failover.md, "The protocol").
 package agent

@@ -82,6 +82,17 @@ func (h *health) isUp() bool {
 	}
 }
 
+// running reports whether IRIS runs; when it does not, it answers 503 with
+// notRunning, IRIS's status and the error.
+func (h *health) running(w http.ResponseWriter, r *http.Request, notRunning string) bool {
+	inst, err := h.check(r.Context())
+	if err != nil || !inst.Running() {
+		reply(w, http.StatusServiceUnavailable, fmt.Sprintf("%s: %s %v", notRunning, inst.StatusText, errOrEmpty(err)))
+		return false
+	}
+	return true
+}
+
 func (h *health) livez(w http.ResponseWriter, r *http.Request) {
 	if !h.started.Load() {
 		reply(w, http.StatusOK, "waiting for the fencing Lease; IRIS not started yet")
@@ -108,12 +119,9 @@ func (h *health) startupz(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusServiceUnavailable, "waiting for the fencing Lease")
 		return
 	}
-	inst, err := h.check(r.Context())
-	if err != nil || !inst.Running() {
-		reply(w, http.StatusServiceUnavailable, fmt.Sprintf("IRIS is not running yet: %s %v", inst.StatusText, errOrEmpty(err)))
-		return
+	if h.running(w, r, "IRIS is not running yet") {
+		reply(w, http.StatusOK, "IRIS has started")
 	}
-	reply(w, http.StatusOK, "IRIS has started")
 }
 
 func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
@@ -121,9 +129,7 @@ func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusServiceUnavailable, "the agent does not hold the fencing Lease")
 		return
 	}
-	inst, err := h.check(r.Context())
-	if err != nil || !inst.Running() {
-		reply(w, http.StatusServiceUnavailable, fmt.Sprintf("IRIS is not running: %s %v", inst.StatusText, errOrEmpty(err)))
+	if !h.running(w, r, "IRIS is not running") {
 		return
 	}
 	d := net.Dialer{Timeout: h.timeout}

@@ -57,7 +57,9 @@ const (
 	// ReleaseVolume removes the instance's volume from the dead node's
 	// status.volumesInUse, as its kubelet would have after unmounting, so
 	// the attach/detach controller detaches it now instead of after 6
-	// minutes (k8s-failover-facts.md §1.4).
+	// minutes: the attach/detach controller's maxWaitForUnmountDuration
+	// (docs/failover.md, "Fencing steps"; reconcilerMaxWaitForUnmountDuration
+	// in https://github.com/kubernetes/kubernetes/blob/master/pkg/controller/volume/attachdetach/attach_detach_controller.go).
 	ReleaseVolume ActionKind = "ReleaseVolume"
 	// Uncordon a node irisha cordoned, once it is back (TidyNode, applied
 	// by the node pass, never by an instance's decision).

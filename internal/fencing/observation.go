@@ -53,9 +53,9 @@ type Timing struct {
 	KubeletSilence time.Duration
 }
 
-// DefaultTiming: leaseDuration 10 s is fenced by about 12 s (DESIGN.md,
-// "Timeline goal for node loss"); a kubelet is gone after two missed
-// renewals of its node Lease.
+// DefaultTiming: leaseDuration 10 s is fenced by about 12 s (the Lease
+// duration plus SkewMargin: docs/failover.md, "The protocol"); a kubelet is
+// gone after two missed renewals of its node Lease.
 func DefaultTiming() Timing {
 	return Timing{SkewMargin: 2 * time.Second, KubeletSilence: 20 * time.Second}
 }

@@ -14,8 +14,14 @@
 //     ([ParseChaosAck], [ParseChaosRows]), and their recognition by the fake
 //     IRIS ([ParseChaosWriteScript], [ParseChaosReadScript]).
 //
-// Facts and their sources are in the shared reference iris-facts.md (§2 merge
-// format, §3 freeze/thaw, §4 qlist and start/stop). Where IRIS's behaviour is
+// The facts come from InterSystems' documentation: configuration merge
+// (https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=ACMF), the
+// [Startup] ShutdownTimeout parameter
+// (https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=RACS_ShutdownTimeout),
+// external backup with Backup.General's ExternalFreeze and ExternalThaw
+// (https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=GCDI_backup) and
+// the iris command (https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=GSA_using_instance).
+// Where IRIS's behaviour is
 // not documented the package is strict: it is cheaper to reject a merge text
 // IRIS would have accepted than to crash-loop a pod on one it refuses.
 package iris

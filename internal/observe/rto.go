@@ -214,17 +214,7 @@ func (r *RTO) volumesAttached(p *corev1.Pod) bool {
 }
 
 func podReady(p *corev1.Pod) bool {
-	return p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && readyCondition(p)
-}
-
-// readyCondition: the pod's Ready condition is True.
-func readyCondition(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	return p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && resources.PodReady(p)
 }
 
 func restarts(p *corev1.Pod) int32 {

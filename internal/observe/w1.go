@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/irisha/irisha/internal/resources"
 )
 
 // Violation kinds.
@@ -162,4 +164,4 @@ func Running(p *corev1.Pod) bool {
 // running container is no writer yet. It reports Ready only while it holds
 // the Lease and IRIS runs. A pod on a lost node keeps its last Ready
 // condition, so it counts until it is deleted, as Running does.
-func RunningReady(p *corev1.Pod) bool { return Running(p) && readyCondition(p) }
+func RunningReady(p *corev1.Pod) bool { return Running(p) && resources.PodReady(p) }

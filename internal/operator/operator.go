@@ -194,7 +194,16 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
-		// A new leader must not act while the old one may still write.
+		// Hand the leader Lease back on a clean stop, so a new leader
+		// (the rolled-out replica) starts at once instead of waiting a
+		// whole LeaseDuration. controller-runtime releases it only after
+		// the controllers stopped or GracefulShutdownTimeout passed, so
+		// it is safe only if the binary ends as soon as the Manager does:
+		// a reconcile still stuck after that timeout must not outlive the
+		// release. It does: Run returns when Start does, the operator
+		// command returns Run's error, and main exits
+		// (cmd/irisha-manager). Nothing may run after Run returns.
+		// https://pkg.go.dev/sigs.k8s.io/controller-runtime/pkg/manager#Options
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
@@ -213,7 +222,9 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 }
 
 // Run starts the operator on the kubeconfig's cluster (or the in-cluster
-// config) and blocks until ctx is done.
+// config) and blocks until ctx is done. The caller must end the process as
+// soon as it returns: the leader Lease is already released
+// (LeaderElectionReleaseOnCancel in NewManager).
 func Run(ctx context.Context, opts Options) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/irisha/irisha/internal/agent/lease"
 )
 
 // seeds is how many random clusters TestW1UnderAnyFault runs (fixed, so
@@ -283,7 +285,8 @@ func TestBlipsAreRiddenOut(t *testing.T) {
 		for seed := range uint64(10) {
 			s := calm(3, leaseDur)
 			r := rand.New(rand.NewPCG(seed, 3))
-			half := s.leaseDur * 2 / 5 // (leaseDuration - safetyMargin) / 2
+			lt := lease.DefaultTiming(s.leaseDur)
+			half := (lt.Duration - lt.SafetyMargin) / 2
 			at := 10 * time.Second
 			for range 20 {
 				at += time.Duration(r.IntN(int(s.leaseDur)))

@@ -30,8 +30,9 @@ type Timing struct {
 // (the CRD's minimum for spec.failover.leaseDurationSeconds).
 const MinLeaseDuration = 5 * time.Second
 
-// DefaultTiming fits the shortest Lease: with 5 s (deadline 4 s after the
-// last renewal sent, renewals every second) an agent must hear "cannot"
+// DefaultTiming fits the shortest Lease: with 5 s (deadline 3.5 s after the
+// last renewal sent, renewals every half second: lease.DefaultTiming) an
+// agent must hear "cannot"
 // within 3 s of the outage, and witnesses need Grace plus a Period to say it.
 // Drift 1 % is far above what NTP-disciplined (or even free-running) clocks
 // do, and costs a few milliseconds per second waited.

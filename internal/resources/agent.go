@@ -80,6 +80,10 @@ func agentEnv() []corev1.EnvVar {
 	}
 }
 
+// agentProbe asks the agent's path every period seconds. The kubelet waits
+// a whole period for the answer: the agent's own check may take its qlist
+// timeout (--probe-timeout, 5 s), and an answer that is slow but comes
+// before the next probe is due is not a failure.
 func agentProbe(path string, period, failures int32) *corev1.Probe {
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
@@ -97,12 +101,8 @@ func agentProbe(path string, period, failures int32) *corev1.Probe {
 func FencingLease(in Inputs) *coordinationv1.Lease {
 	inst := in.Instance
 	return &coordinationv1.Lease{
-		TypeMeta: metav1.TypeMeta{APIVersion: "coordination.k8s.io/v1", Kind: "Lease"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      FencingLeaseName(inst),
-			Namespace: inst.Namespace,
-			Labels:    Labels(inst),
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "coordination.k8s.io/v1", Kind: "Lease"},
+		ObjectMeta: objectMeta(inst, FencingLeaseName(inst)),
 		Spec: coordinationv1.LeaseSpec{
 			LeaseDurationSeconds: ptr.To(inst.Spec.Failover.LeaseDurationSeconds),
 		},
@@ -114,12 +114,8 @@ func FencingLease(in Inputs) *coordinationv1.Lease {
 func AgentRole(in Inputs) *rbacv1.Role {
 	inst := in.Instance
 	return &rbacv1.Role{
-		TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      AgentRoleName(inst),
-			Namespace: inst.Namespace,
-			Labels:    Labels(inst),
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: objectMeta(inst, AgentRoleName(inst)),
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"},
 				ResourceNames: []string{FencingLeaseName(inst)}, Verbs: []string{"get", "watch", "update"}},
@@ -141,14 +137,10 @@ func AgentRole(in Inputs) *rbacv1.Role {
 func AgentRoleBinding(in Inputs) *rbacv1.RoleBinding {
 	inst := in.Instance
 	return &rbacv1.RoleBinding{
-		TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      AgentRoleName(inst),
-			Namespace: inst.Namespace,
-			Labels:    Labels(inst),
-		},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: AgentRoleName(inst)},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ServiceAccountName(inst), Namespace: inst.Namespace}},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: objectMeta(inst, AgentRoleName(inst)),
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: AgentRoleName(inst)},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ServiceAccountName(inst), Namespace: inst.Namespace}},
 	}
 }
 

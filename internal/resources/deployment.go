@@ -12,7 +12,10 @@ import (
 	"github.com/irisha/irisha/api/v1alpha1"
 )
 
-// IRIS facts the pod is built around (../shared/reference/iris-facts.md).
+// IRIS facts the pod is built around: InterSystems' images run as irisowner
+// and serve the superserver and web ports below ("Running InterSystems
+// Products in Containers",
+// https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=ADOCK).
 const (
 	// IrisUID and IrisGID are irisowner's, the user every IRIS image runs as.
 	IrisUID = 51773
@@ -44,7 +47,18 @@ const (
 	// (an HTTP request to the agent, not an iris command) and adds at most a
 	// second to the recovery time.
 	startupPeriodSeconds = 1
-	probePeriodSeconds   = 10
+	// livenessPeriodSeconds and livenessFailures: /livez runs qlist, so it
+	// is asked every 10 s, and the kubelet restarts IRIS only after three
+	// failures in a row (Kubernetes' default threshold): 30 s of IRIS down
+	// or hung, not one qlist slowed by a load spike.
+	livenessPeriodSeconds = 10
+	livenessFailures      = 3
+	// readinessPeriodSeconds and readinessFailures: /readyz takes the pod
+	// out of the Service within two probes (10 s) of IRIS no longer
+	// accepting connections or the agent losing the Lease; two, so one slow
+	// answer does not drop every client's connection target.
+	readinessPeriodSeconds = 5
+	readinessFailures      = 2
 )
 
 // Volume names in the pod.
@@ -68,17 +82,13 @@ func DataDirectory(inst *v1alpha1.IrisInstance) string {
 
 // Deployment runs IRIS: one replica, Recreate, so two pods of the instance are
 // never started on purpose (the fencing Lease covers the cases where
-// Kubernetes would, see DESIGN.md W1).
+// Kubernetes would: W1 in docs/failover.md).
 func Deployment(in Inputs) *appsv1.Deployment {
 	inst := in.Instance
 	labels := Labels(inst)
 	return &appsv1.Deployment{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      DeploymentName(inst),
-			Namespace: inst.Namespace,
-			Labels:    labels,
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(inst, DeploymentName(inst)),
 		Spec: appsv1.DeploymentSpec{
 			Replicas:             ptr.To(replicas(in)),
 			Strategy:             appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
@@ -148,14 +158,15 @@ func irisContainer(in Inputs) corev1.Container {
 		// answering or IRIS is down. The startup window leaves room for the
 		// Lease wait and for journal recovery after an unclean stop.
 		StartupProbe:    agentProbe("/startupz", startupPeriodSeconds, startupWindowSeconds/startupPeriodSeconds),
-		LivenessProbe:   agentProbe("/livez", probePeriodSeconds, 3),
-		ReadinessProbe:  agentProbe("/readyz", 5, 2),
+		LivenessProbe:   agentProbe("/livez", livenessPeriodSeconds, livenessFailures),
+		ReadinessProbe:  agentProbe("/readyz", readinessPeriodSeconds, readinessFailures),
 		SecurityContext: restrictedContainer(),
 		VolumeMounts:    volumeMounts(in),
 	}
 }
 
-// irisMainArgs are iris-main's options (ADOCK §5.3).
+// irisMainArgs are iris-main's options ("The iris-main Program",
+// https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=ADOCK_iris_iscmain).
 func irisMainArgs(in Inputs) []string {
 	// iris-main checks for capabilities such as CAP_SETUID; a non-root
 	// container without privilege escalation can use none of them, so the

@@ -56,13 +56,9 @@ func EffectiveMerge(in Inputs) (string, error) {
 func MergeSecret(in Inputs, merge string) *corev1.Secret {
 	inst := in.Instance
 	return &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      MergeSecretName(inst),
-			Namespace: inst.Namespace,
-			Labels:    Labels(inst),
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{MergeFileKey: []byte(merge)},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(inst, MergeSecretName(inst)),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{MergeFileKey: []byte(merge)},
 	}
 }

@@ -2,6 +2,7 @@ package resources
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 )
@@ -71,4 +72,10 @@ func NodeReady(n *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// objectMeta is the metadata of an object irisha creates for inst: its
+// name, the instance's namespace and the instance's labels.
+func objectMeta(inst *v1alpha1.IrisInstance, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: inst.Namespace, Labels: Labels(inst)}
 }

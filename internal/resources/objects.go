@@ -71,12 +71,8 @@ func PVC(in Inputs) *corev1.PersistentVolumeClaim {
 	s := inst.Spec.Storage
 	size := s.Size.DeepCopy()
 	pvc := &corev1.PersistentVolumeClaim{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      PVCName(inst),
-			Namespace: inst.Namespace,
-			Labels:    Labels(inst),
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: objectMeta(inst, PVCName(inst)),
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{s.AccessMode},
 			StorageClassName: s.ClassName,
@@ -124,12 +120,8 @@ func RestoreKey(src *v1alpha1.RestoreSource) string {
 func ServiceAccount(in Inputs) *corev1.ServiceAccount {
 	inst := in.Instance
 	return &corev1.ServiceAccount{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      ServiceAccountName(inst),
-			Namespace: inst.Namespace,
-			Labels:    Labels(inst),
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: objectMeta(inst, ServiceAccountName(inst)),
 	}
 }
 

@@ -104,16 +104,10 @@ func decide(b *v1alpha1.IrisBackup, l local, now time.Time) action {
 }
 
 func decideFreezing(l local, now time.Time) action {
-	switch l.own {
-	case frozenByMe:
-		// Frozen, but recording it failed: the timer still guards the
-		// freeze, and a late reconcile must not extend it.
-		if !now.Before(l.deadline) {
-			return actThawDeadline
-		}
-		return actRecordFrozen
-	case thawedByMe:
-		return actRecordThaw
+	// Frozen, but recording it failed: the timer still guards the freeze,
+	// and a late reconcile must not extend it.
+	if a, ours := ownFreeze(l, now, actRecordFrozen); ours {
+		return a
 	}
 	if l.busy {
 		// At most one freeze per instance: a second ExternalFreeze cannot
@@ -124,16 +118,27 @@ func decideFreezing(l local, now time.Time) action {
 }
 
 func decideFrozen(l local, now time.Time) action {
-	switch l.own {
-	case frozenByMe:
-		// The timer fires at the deadline; this is only the backstop for
-		// a reconcile that runs after it and before its thaw.
-		if !now.Before(l.deadline) {
-			return actThawDeadline
-		}
-		return actNone
-	case thawedByMe:
-		return actRecordThaw
+	if a, ours := ownFreeze(l, now, actNone); ours {
+		return a
 	}
 	return actThawRestart
+}
+
+// ownFreeze decides for a freeze this process holds or held while the
+// backup waits on it: a thaw that happened is recorded; a freeze still held
+// is thawed once its deadline has passed, else it gets frozen. The timer
+// fires at the deadline; this is only the backstop for a reconcile that
+// runs after it and before its thaw, and it never extends a freeze. ours is
+// false when this process holds no freeze of the backup.
+func ownFreeze(l local, now time.Time, frozen action) (a action, ours bool) {
+	switch l.own {
+	case frozenByMe:
+		if !now.Before(l.deadline) {
+			return actThawDeadline, true
+		}
+		return frozen, true
+	case thawedByMe:
+		return actRecordThaw, true
+	}
+	return actNone, false
 }

@@ -4,6 +4,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
 	"github.com/irisha/irisha/api/v1alpha1"
 )
 
@@ -82,7 +85,7 @@ func TestDecide(t *testing.T) {
 func TestDecideIgnoresStatusDeadline(t *testing.T) {
 	now := time.Now()
 	b := &v1alpha1.IrisBackup{Status: v1alpha1.IrisBackupStatus{Phase: v1alpha1.BackupSnapshotting,
-		ThawDeadline: ptrTime(now.Add(-time.Hour))}}
+		ThawDeadline: ptr.To(metav1.NewMicroTime(now.Add(-time.Hour)))}}
 	if got := decide(b, local{own: frozenByMe, deadline: now.Add(time.Second)}, now); got != actNone {
 		t.Errorf("decide = %s, want %s", got, actNone)
 	}

@@ -1,5 +1,5 @@
-// Package backup is the agent's side of the backup protocol (DESIGN.md,
-// "Backup protocol"): it watches its instance's IrisBackups, freezes IRIS
+// Package backup is the agent's side of the backup protocol (README.md,
+// "Backups, restore and growth"): it watches its instance's IrisBackups, freezes IRIS
 // when one enters Freezing, thaws it when asked (Thawing) and, on its own,
 // at the backup's thaw deadline. The deadline is a local timer on the
 // monotonic clock, so a frozen IRIS is thawed even when the API server is

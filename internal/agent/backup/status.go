@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 )
@@ -14,8 +15,8 @@ import (
 func frozenStatus(s v1alpha1.IrisBackupStatus, pod string, f freeze) v1alpha1.IrisBackupStatus {
 	s.Phase = v1alpha1.BackupFrozen
 	s.Pod = pod
-	s.FrozenAt = ptrTime(f.frozenAt)
-	s.ThawDeadline = ptrTime(f.deadline)
+	s.FrozenAt = ptr.To(metav1.NewMicroTime(f.frozenAt))
+	s.ThawDeadline = ptr.To(metav1.NewMicroTime(f.deadline))
 	s.Message = fmt.Sprintf("IRIS is frozen; the agent thaws it on its own at the deadline (%s after the freeze)", f.maxFrozen)
 	return s
 }
@@ -42,7 +43,7 @@ func thawedStatus(s v1alpha1.IrisBackupStatus, f freeze) v1alpha1.IrisBackupStat
 // recordThaw writes when and why a freeze ended and how long it lasted,
 // leaving the phase alone.
 func recordThaw(s v1alpha1.IrisBackupStatus, f freeze) v1alpha1.IrisBackupStatus {
-	s.ThawedAt = ptrTime(f.thawedAt)
+	s.ThawedAt = ptr.To(metav1.NewMicroTime(f.thawedAt))
 	s.ThawedBy = f.thawedBy
 	s.FrozenSeconds = FormatSeconds(f.thawedAt.Sub(f.frozenAt))
 	return s
@@ -63,7 +64,7 @@ func restartedStatus(s v1alpha1.IrisBackupStatus, now time.Time, thawErr error) 
 		s.Message = fmt.Sprintf("IRIS or its agent restarted while the backup was frozen, and thawing failed: %v", thawErr)
 		return s
 	}
-	s.ThawedAt = ptrTime(now)
+	s.ThawedAt = ptr.To(metav1.NewMicroTime(now))
 	s.Message = "IRIS or its agent restarted while the backup was frozen; the agent thawed IRIS"
 	return s
 }
@@ -74,9 +75,4 @@ func failedStatus(s v1alpha1.IrisBackupStatus, reason, format string, args ...an
 	s.Reason = reason
 	s.Message = fmt.Sprintf(format, args...)
 	return s
-}
-
-func ptrTime(t time.Time) *metav1.MicroTime {
-	mt := metav1.NewMicroTime(t)
-	return &mt
 }

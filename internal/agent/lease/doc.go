@@ -1,5 +1,5 @@
-// Package lease is the agent's side of the fencing Lease (DESIGN.md, W1): the
-// agent acquires the instance's coordination.k8s.io Lease before IRIS starts,
+// Package lease is the agent's side of the fencing Lease (W1, one IRIS writer
+// per volume: docs/failover.md, "The protocol"): the agent acquires the instance's coordination.k8s.io Lease before IRIS starts,
 // renews it, and declares itself fenced — so that IRIS is stopped hard — once
 // a renewal has not succeeded by leaseDuration - safetyMargin after the last
 // successful one was *sent*. Counting from the send, on the monotonic clock,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -213,8 +212,6 @@ func recordOf(l *coordinationv1.Lease) Record {
 	if l.Spec.RenewTime != nil {
 		r.RenewTime = l.Spec.RenewTime.Time
 	}
-	if v := l.Annotations[v1alpha1.AnnotationFencedHolders]; v != "" {
-		r.Fenced = strings.Split(v, ",")
-	}
+	r.Fenced = v1alpha1.FencedHolders(l.Annotations)
 	return r
 }

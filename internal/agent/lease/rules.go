@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -62,15 +63,48 @@ type Timing struct {
 	Duration      time.Duration
 	RenewInterval time.Duration
 	SafetyMargin  time.Duration
+	// ForceTimeout is how long the holder, once fenced, lets `iris force`
+	// run before it SIGKILLs every IRIS process (the agent's
+	// --force-timeout). The safety margin must cover it and the kill.
+	ForceTimeout time.Duration
 }
 
+// The parts of the time between the fence deadline and IRIS being dead that
+// the safety margin must cover besides ForceTimeout.
+const (
+	// DefaultForceTimeout is the agent's --force-timeout default.
+	DefaultForceTimeout = time.Second
+	// KillTime bounds the SIGKILL of every process under the agent after
+	// `iris force` gave up: a few scans of /proc and a signal to each of a
+	// container's handful of processes take milliseconds; the rest is room
+	// for the kernel to tear them down on a loaded node.
+	KillTime = 250 * time.Millisecond
+	// FireSlack covers the fence timer firing late (scheduling, CPU
+	// throttling of the container) and clocks running up to 1 % apart
+	// (50 ms over the shortest, 5 s, Lease).
+	FireSlack = 250 * time.Millisecond
+	// MinSafetyMargin is the least margin that covers the default force
+	// timeout, the kill and the slack: 1 s + 0.25 s + 0.25 s = 1.5 s.
+	MinSafetyMargin = DefaultForceTimeout + KillTime + FireSlack
+)
+
 // DefaultTiming derives the renew interval and the safety margin from the
-// lease duration: five renewals per duration, and a margin of a fifth of it
-// (at least a second) for the time between the fence decision and IRIS
-// being dead.
+// lease duration: five renewals per duration, and a margin of a fifth of it,
+// at least MinSafetyMargin, for the time between the fence deadline and
+// IRIS being dead.
+//
+// Below 7.5 s the floor applies and eats into the time the agent may go
+// without a renewal (3.5 s instead of 4 s for the CRD's minimum, 5 s), so
+// such a Lease is renewed twice as often (every tenth): the renewal due,
+// its retry and a third attempt still fit (AttemptTimeout 1.17 s > 0.5 s),
+// and the witnesses still answer before the deadline in a control-plane
+// outage (quorum.Timing.RidesOut: 0.5 s + 2.04 s + 0.75 s < 3.5 s).
 func DefaultTiming(duration time.Duration) Timing {
-	margin := max(duration/5, time.Second)
-	return Timing{Duration: duration, RenewInterval: duration / 5, SafetyMargin: margin}
+	margin, renew := duration/5, duration/5
+	if margin < MinSafetyMargin {
+		margin, renew = MinSafetyMargin, duration/10
+	}
+	return Timing{Duration: duration, RenewInterval: renew, SafetyMargin: margin, ForceTimeout: DefaultForceTimeout}
 }
 
 // Validate rejects timings that cannot keep W1, or cannot ride out a blip:
@@ -79,8 +113,17 @@ func (t Timing) Validate() error {
 	switch {
 	case t.Duration <= 0 || t.RenewInterval <= 0 || t.SafetyMargin <= 0:
 		return errTiming("durations must be positive")
+	case t.ForceTimeout < 0:
+		return errTiming("the force timeout must not be negative")
 	case t.SafetyMargin >= t.Duration:
 		return errTiming("the safety margin must be shorter than the lease duration")
+	case t.SafetyMargin < t.StopTime():
+		// W1: another agent may take the Lease as early as a whole
+		// duration after the last renewal was sent, which is SafetyMargin
+		// after the fence deadline. IRIS must be dead by then: iris force
+		// for up to ForceTimeout, then the kill, then some slack.
+		return errTiming(fmt.Sprintf("the safety margin %v must cover the force timeout %v, the kill (%v) and %v of slack: at least %v",
+			t.SafetyMargin, t.ForceTimeout, KillTime, FireSlack, t.StopTime()))
 	case t.RenewInterval >= t.AttemptTimeout():
 		// A renewal due RenewInterval after the last success that hangs,
 		// and its retry that hangs too, must still leave time for a third
@@ -90,6 +133,12 @@ func (t Timing) Validate() error {
 		return errTiming("the renew interval must be shorter than (leaseDuration - safetyMargin)/3, the timeout of one renewal attempt")
 	}
 	return nil
+}
+
+// StopTime is the most the holder may take, from its fence deadline, to
+// have IRIS dead: the force timeout, the kill and the slack.
+func (t Timing) StopTime() time.Duration {
+	return t.ForceTimeout + KillTime + FireSlack
 }
 
 // AttemptTimeout bounds one renewal attempt: a third of the time the agent

@@ -99,7 +99,7 @@ func TestTiming(t *testing.T) {
 func TestAttemptTimeoutMustFit(t *testing.T) {
 	for d, want := range map[time.Duration]time.Duration{
 		10 * time.Second: 2666666666 * time.Nanosecond, // above the 2 s an API server under load may add
-		5 * time.Second:  1333333333 * time.Nanosecond,
+		5 * time.Second:  1166666666 * time.Nanosecond, // (5 s - 1.5 s) / 3
 	} {
 		if got := DefaultTiming(d).AttemptTimeout(); got != want {
 			t.Errorf("AttemptTimeout for %s = %s, want %s", d, got, want)
@@ -112,7 +112,7 @@ func TestAttemptTimeoutMustFit(t *testing.T) {
 			t.Errorf("default timing for %ds: %v", s, err)
 		}
 	}
-	if err := (Timing{Duration: 3 * time.Second, RenewInterval: 500 * time.Millisecond, SafetyMargin: time.Second}).Validate(); err != nil {
+	if err := (Timing{Duration: 4 * time.Second, RenewInterval: 500 * time.Millisecond, SafetyMargin: MinSafetyMargin, ForceTimeout: DefaultForceTimeout}).Validate(); err != nil {
 		t.Errorf("the agent tests' timing: %v", err)
 	}
 	// 3 s + 2 × 2.67 s = 8.33 s > 8 s: the renew interval still fits twice
@@ -146,5 +146,84 @@ func TestMayExtend(t *testing.T) {
 		if got := timing.MayExtend(base, tc.asked, tc.now); got != tc.want {
 			t.Errorf("%s: MayExtend = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestValidateStopTime(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		timing Timing
+		ok     bool
+	}{
+		{"the CRD's minimum Lease, default timing", DefaultTiming(5 * time.Second), true},
+		{"the default Lease, default timing", DefaultTiming(10 * time.Second), true},
+		{"margin equal to the force timeout: killed when another may acquire",
+			Timing{Duration: 5 * time.Second, RenewInterval: 500 * time.Millisecond, SafetyMargin: time.Second, ForceTimeout: time.Second}, false},
+		{"margin equal to force timeout plus kill: no slack",
+			Timing{Duration: 5 * time.Second, RenewInterval: 500 * time.Millisecond, SafetyMargin: time.Second + KillTime, ForceTimeout: time.Second}, false},
+		{"margin exactly covering force, kill and slack",
+			Timing{Duration: 5 * time.Second, RenewInterval: 500 * time.Millisecond, SafetyMargin: MinSafetyMargin, ForceTimeout: DefaultForceTimeout}, true},
+		{"the old default for 5 s (margin 1 s) with the default force timeout",
+			Timing{Duration: 5 * time.Second, RenewInterval: time.Second, SafetyMargin: time.Second, ForceTimeout: DefaultForceTimeout}, false},
+		{"a longer force timeout the default 10 s margin does not cover",
+			func() Timing { d := DefaultTiming(10 * time.Second); d.ForceTimeout = 2 * time.Second; return d }(), false},
+		{"no force (kill at once) still needs the kill and slack",
+			Timing{Duration: 5 * time.Second, RenewInterval: 500 * time.Millisecond, SafetyMargin: KillTime, ForceTimeout: 0}, false},
+		{"negative force timeout",
+			Timing{Duration: 10 * time.Second, RenewInterval: time.Second, SafetyMargin: 2 * time.Second, ForceTimeout: -time.Second}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.timing.Validate()
+			if (err == nil) != tc.ok {
+				t.Errorf("%+v: Validate = %v, want ok=%v", tc.timing, err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestAcceptedTimingsKillIRISBeforeAnotherAcquires is W1 for the holder's
+// stop: for every timing Validate accepts, a fenced holder whose iris force
+// runs its whole timeout and whose kill takes KillTime has IRIS dead before
+// the earliest moment another agent may acquire (a whole duration after the
+// last renewal was sent). It fails if Validate accepts a margin that only
+// equals the force timeout.
+func TestAcceptedTimingsKillIRISBeforeAnotherAcquires(t *testing.T) {
+	prop := func(durMs, renewMs, marginMs, forceMs uint16) bool {
+		timing := Timing{
+			Duration:      time.Duration(durMs) * time.Millisecond,
+			RenewInterval: time.Duration(renewMs) * time.Millisecond,
+			SafetyMargin:  time.Duration(marginMs) * time.Millisecond,
+			ForceTimeout:  time.Duration(forceMs) * time.Millisecond,
+		}
+		if timing.Validate() != nil {
+			return true
+		}
+		sent := t0
+		dead := timing.FenceDeadline(sent).Add(timing.ForceTimeout + KillTime)
+		obs := Observation{Record: Record{Holder: "pod-a", Duration: timing.Duration, RenewTime: sent}, Since: sent}
+		return dead.Before(obs.Since.Add(obs.Duration)) && !CanAcquire(obs, "pod-b", dead)
+	}
+	if err := quick.Check(prop, &quick.Config{MaxCount: 20000}); err != nil {
+		t.Error(err)
+	}
+	// The known-unsafe variant, checked on its own so the test fails
+	// whatever quick draws.
+	unsafe := Timing{Duration: 5 * time.Second, RenewInterval: 500 * time.Millisecond, SafetyMargin: time.Second, ForceTimeout: time.Second}
+	if unsafe.Validate() == nil {
+		t.Errorf("%+v accepted: IRIS may still run when another agent acquires", unsafe)
+	}
+}
+
+// TestDefaultTimingCoversTheDefaultForceTimeout: every Lease the CRD allows
+// validates with the agent's default force timeout.
+func TestDefaultTimingCoversTheDefaultForceTimeout(t *testing.T) {
+	for s := 5; s <= 300; s++ {
+		d := DefaultTiming(time.Duration(s) * time.Second)
+		if d.ForceTimeout != DefaultForceTimeout || d.SafetyMargin < d.StopTime() {
+			t.Errorf("default timing for %ds: %+v does not cover the force timeout", s, d)
+		}
+	}
+	if got := DefaultTiming(5 * time.Second); got.SafetyMargin != 1500*time.Millisecond || got.RenewInterval != 500*time.Millisecond {
+		t.Errorf("default timing for 5s = %+v, want margin 1.5s and renewals every 0.5s", got)
 	}
 }

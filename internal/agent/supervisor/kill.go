@@ -9,6 +9,12 @@ import (
 	"syscall"
 )
 
+// killPasses bounds KillTree's scans. Stopped processes cannot fork, so
+// after a pass only children forked while it scanned remain; a fork chain
+// that outruns ten scans is not IRIS, and the bound keeps the fenced agent
+// from spinning forever on one.
+const killPasses = 10
+
 // KillTree SIGKILLs every descendant of the agent: iris-main and every IRIS
 // process, including daemons that left iris-main's process group but, being
 // orphans, were re-parented to the agent. Each is stopped first so none can
@@ -19,7 +25,7 @@ func KillTree() (int, error) {
 	killed := 0
 	// Repeat until a scan finds nothing: a process may fork while the
 	// first scan runs.
-	for pass := 0; pass < 10; pass++ {
+	for range killPasses {
 		pids, err := descendants(self)
 		if err != nil {
 			return killed, err
@@ -36,7 +42,7 @@ func KillTree() (int, error) {
 			}
 		}
 	}
-	return killed, fmt.Errorf("processes kept appearing under pid %d after 10 kill passes", self)
+	return killed, fmt.Errorf("processes kept appearing under pid %d after %d kill passes", self, killPasses)
 }
 
 // zombieChildren lists the children of parent that exited and wait to be

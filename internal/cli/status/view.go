@@ -318,9 +318,7 @@ func lease(l *coordinationv1.Lease, now time.Time) *LeaseView {
 	if t := l.Spec.LeaseTransitions; t != nil {
 		v.Transitions = *t
 	}
-	if f := l.Annotations[v1alpha1.AnnotationFencedHolders]; f != "" {
-		v.FencedHolders = strings.Split(f, ",")
-	}
+	v.FencedHolders = v1alpha1.FencedHolders(l.Annotations)
 	return v
 }
 

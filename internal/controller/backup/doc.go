@@ -1,5 +1,5 @@
-// Package backup is the operator's side of the backup protocol (DESIGN.md,
-// "Backup protocol"). For each IrisBackup it asks the instance's agent to
+// Package backup is the operator's side of the backup protocol (README.md,
+// "Backups, restore and growth"). For each IrisBackup it asks the instance's agent to
 // freeze IRIS (phase Freezing), cuts a VolumeSnapshot once the agent reports
 // IRIS frozen, asks for the thaw as soon as the snapshot has a creation time
 // and a bound content — not when it is ready to use, which for a Longhorn

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -18,8 +17,13 @@ import (
 	"github.com/irisha/irisha/internal/fencing"
 )
 
-// keepFencedHolders bounds the Lease's list of fenced identities: only the
-// most recent dead pods can still have a container that restarts.
+// keepFencedHolders bounds the Lease's list of fenced identities. An
+// identity matters only until its pod's kubelet learns that the pod was
+// force-deleted (it then kills the container for good), so the list needs
+// to reach back only over the failovers of one instance that can happen
+// while an old node is still cut off: each takes a Lease duration plus the
+// replacement's start, so five is a generous bound. It keeps the
+// annotation, which every renewal of the Lease carries, a few hundred bytes.
 const keepFencedHolders = 5
 
 // act carries out one action. Each is idempotent: what is already done, or
@@ -46,19 +50,19 @@ func (r *Reconciler) act(ctx context.Context, w *world, a fencing.Action) (strin
 			delete(n.Annotations, v1alpha1.AnnotationCordoned)
 		})
 	case fencing.TaintOutOfService:
-		return "tainted node " + a.Node + " " + TaintOutOfService + ":NoExecute", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
-			if slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintOutOfService }) {
+		return "tainted node " + a.Node + " " + corev1.TaintNodeOutOfService + ":NoExecute", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+			if slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeOutOfService }) {
 				return
 			}
-			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: TaintOutOfService, Value: "nodeshutdown", Effect: corev1.TaintEffectNoExecute})
+			n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: corev1.TaintNodeOutOfService, Value: "nodeshutdown", Effect: corev1.TaintEffectNoExecute})
 			setAnnotation(n, v1alpha1.AnnotationOutOfService, "true")
 		})
 	case fencing.RemoveOutOfServiceTaint:
-		return "removed " + TaintOutOfService + " from node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
+		return "removed " + corev1.TaintNodeOutOfService + " from node " + a.Node + ", which is back", r.patchNode(ctx, w, a.Node, func(n *corev1.Node) {
 			if n.Annotations[v1alpha1.AnnotationOutOfService] != "true" {
 				return // not irisha's taint
 			}
-			n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintOutOfService })
+			n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeOutOfService })
 			delete(n.Annotations, v1alpha1.AnnotationOutOfService)
 		})
 	case fencing.ForceDeletePod:
@@ -125,14 +129,14 @@ func (r *Reconciler) clearLease(ctx context.Context, w *world, holder string) er
 	}
 	changed := l.DeepCopy()
 	changed.Spec.HolderIdentity = nil
-	fenced := append(fencedHolders(l), holder)
+	fenced := append(v1alpha1.FencedHolders(l.Annotations), holder)
 	if len(fenced) > keepFencedHolders {
 		fenced = fenced[len(fenced)-keepFencedHolders:]
 	}
 	if changed.Annotations == nil {
 		changed.Annotations = map[string]string{}
 	}
-	changed.Annotations[v1alpha1.AnnotationFencedHolders] = strings.Join(fenced, ",")
+	changed.Annotations[v1alpha1.AnnotationFencedHolders] = v1alpha1.FencedHoldersValue(fenced)
 	if err := r.Update(ctx, changed); err != nil {
 		return fmt.Errorf("clearing the fencing Lease of %s: %w", holder, err)
 	}

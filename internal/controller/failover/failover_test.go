@@ -614,7 +614,7 @@ func TestNodeShutdownWaitsForTheFenceAgent(t *testing.T) {
 
 func hasOutOfService(n *corev1.Node) bool {
 	return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
-		return t.Key == failover.TaintOutOfService && t.Effect == corev1.TaintEffectNoExecute
+		return t.Key == corev1.TaintNodeOutOfService && t.Effect == corev1.TaintEffectNoExecute
 	})
 }
 

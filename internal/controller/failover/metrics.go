@@ -34,7 +34,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// The methods do nothing on a nil *Metrics (tests), as the instance
+// controller's do.
+
 func (m *Metrics) setVerdict(inst *v1alpha1.IrisInstance, v v1alpha1.FencingVerdict) {
+	if m == nil {
+		return
+	}
 	for _, each := range verdicts {
 		value := 0.0
 		if each == v {
@@ -45,5 +51,20 @@ func (m *Metrics) setVerdict(inst *v1alpha1.IrisInstance, v v1alpha1.FencingVerd
 }
 
 func (m *Metrics) forget(namespace, name string) {
+	if m == nil {
+		return
+	}
 	m.state.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "instance": name})
+}
+
+func (m *Metrics) failoverStarted(reason string) {
+	if m != nil {
+		m.failovers.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) failoverDone(seconds float64) {
+	if m != nil {
+		m.duration.Observe(seconds)
+	}
 }

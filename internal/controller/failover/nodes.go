@@ -43,9 +43,10 @@ type NodeReconciler struct {
 	// APIReader reads past the cache after a lost write race;
 	// SetupWithManager takes the manager's when it is nil.
 	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
-	Timing    fencing.Timing
+	// Recorder may be nil (tests).
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	Timing   fencing.Timing
 
 	seen *leaseClock
 }
@@ -129,11 +130,11 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	for _, a := range acts {
 		what, err := steps.act(ctx, w, a)
 		if err != nil {
-			r.Recorder.Eventf(node, nil, corev1.EventTypeWarning, "TidyFailed", string(a.Kind), "%v", err)
+			r.event(node, corev1.EventTypeWarning, "TidyFailed", string(a.Kind), "%v", err)
 			return ctrl.Result{}, fmt.Errorf("tidy step %s: %w", a.Kind, err)
 		}
 		log.Info("Node given back", "step", a.Kind, "detail", what)
-		r.Recorder.Eventf(node, nil, corev1.EventTypeNormal, string(a.Kind), string(a.Kind), "%s", what)
+		r.event(node, corev1.EventTypeNormal, string(a.Kind), string(a.Kind), "%s", what)
 	}
 	return ctrl.Result{}, nil
 }
@@ -195,4 +196,10 @@ func nodeHistory(ctx context.Context, c client.Reader, node, failoverIndex, podI
 		h.Pods = append(h.Pods, fencing.NodePod{Name: p.Name, UID: string(p.UID), Orphaned: orphaned})
 	}
 	return h, nil
+}
+
+func (r *NodeReconciler) event(node *corev1.Node, typ, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(node, nil, typ, reason, action, note, args...)
+	}
 }

@@ -3,7 +3,6 @@ package failover
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -17,12 +16,6 @@ import (
 	"github.com/irisha/irisha/internal/fencing"
 	"github.com/irisha/irisha/internal/resources"
 )
-
-// TaintOutOfService is Kubernetes' non-graceful node shutdown taint.
-const TaintOutOfService = "node.kubernetes.io/out-of-service"
-
-// irisContainer is the container whose state tells whether IRIS runs.
-const irisContainer = "iris"
 
 // world is what one reconcile read, kept for carrying out the actions.
 type world struct {
@@ -161,7 +154,7 @@ func uniqueVolumeName(pv *corev1.PersistentVolume) string {
 func podOf(p *corev1.Pod) fencing.Pod {
 	out := fencing.Pod{Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName, Deleting: p.DeletionTimestamp != nil, Ready: resources.PodReady(p)}
 	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == irisContainer && cs.State.Running != nil {
+		if cs.Name == resources.ContainerName && cs.State.Running != nil {
 			out.IrisRunning = true
 		}
 	}
@@ -183,7 +176,7 @@ func nodeOf(n *corev1.Node, volume string) fencing.Node {
 		}
 	}
 	for _, t := range n.Spec.Taints {
-		if t.Key == TaintOutOfService {
+		if t.Key == corev1.TaintNodeOutOfService {
 			out.OutOfService = true
 		}
 	}
@@ -201,13 +194,4 @@ func failoverOf(f *v1alpha1.FailoverRecord) *fencing.Failover {
 		t.LeaseRenewTime = f.LeaseRenewTime.Time
 	}
 	return &fencing.Failover{Target: t, DetectedAt: f.DetectedAt.Time, Done: f.ReadyAt != nil || f.Abandoned, Abandoned: f.Abandoned}
-}
-
-// fencedHolders parses the Lease's list of fenced identities.
-func fencedHolders(l *coordinationv1.Lease) []string {
-	v := l.Annotations[v1alpha1.AnnotationFencedHolders]
-	if v == "" {
-		return nil
-	}
-	return strings.Split(v, ",")
 }

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -46,7 +47,7 @@ func patchFresh[T client.Object](ctx context.Context, c client.Client, reader cl
 		case apierrors.IsConflict(err):
 			fresh := cur.DeepCopyObject().(T)
 			if gerr := reader.Get(ctx, client.ObjectKeyFromObject(cur), fresh); gerr != nil {
-				return gerr
+				return fmt.Errorf("re-reading %T %s after a conflict: %w", cur, client.ObjectKeyFromObject(cur), gerr)
 			}
 			cur = fresh
 		}

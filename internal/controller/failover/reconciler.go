@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -31,10 +32,11 @@ type Reconciler struct {
 	// APIReader reads past the cache, after a lost write race (patchFresh);
 	// SetupWithManager takes the manager's when it is nil.
 	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
-	Timing    fencing.Timing
-	Metrics   *Metrics
+	// Recorder and Metrics may be nil (tests).
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	Timing   fencing.Timing
+	Metrics  *Metrics
 	// Witnesses judges from the node witnesses' records; nil when the
 	// cluster runs none.
 	Witnesses WitnessJudge
@@ -103,8 +105,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if err := r.updateStatus(ctx, inst, func(st *v1alpha1.IrisInstanceStatus) { startRecord(st, d, obs.Now) }); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FailoverStarted", "Failover", "%s", d.Message)
-		r.Metrics.failovers.WithLabelValues(d.Target.Reason).Inc()
+		r.event(inst, corev1.EventTypeWarning, "FailoverStarted", "Failover", "%s", d.Message)
+		r.Metrics.failoverStarted(d.Target.Reason)
 	}
 	if err := r.fence(ctx, inst, w, d.Actions); err != nil {
 		return ctrl.Result{}, err
@@ -118,7 +120,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.announce(inst, before, inst.Status.LastFailover, d)
 	if !wasHeld && meta.IsStatusConditionTrue(inst.Status.Conditions, v1alpha1.ConditionFailoverHeld) {
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FailoverHeld", "Failover", "%s", d.Message)
+		r.event(inst, corev1.EventTypeWarning, "FailoverHeld", "Failover", "%s", d.Message)
 	}
 	switch {
 	case len(d.Actions) > 0 || d.Verdict == v1alpha1.FencingConfirmedDead || d.Verdict == v1alpha1.FencingFenced:
@@ -135,11 +137,11 @@ func (r *Reconciler) fence(ctx context.Context, inst *v1alpha1.IrisInstance, w *
 	for _, a := range actions {
 		what, err := r.act(ctx, w, a)
 		if err != nil {
-			r.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FencingFailed", string(a.Kind), "%v", err)
+			r.event(inst, corev1.EventTypeWarning, "FencingFailed", string(a.Kind), "%v", err)
 			return fmt.Errorf("fencing step %s: %w", a.Kind, err)
 		}
 		logf.FromContext(ctx).Info("Fencing step done", "step", a.Kind, "detail", what)
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, string(a.Kind), string(a.Kind), "%s", what)
+		r.event(inst, corev1.EventTypeNormal, string(a.Kind), string(a.Kind), "%s", what)
 	}
 	return nil
 }
@@ -148,7 +150,7 @@ func startRecord(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.T
 	t := d.Target
 	rec := &v1alpha1.FailoverRecord{Reason: t.Reason, Node: t.Node, Pod: t.Pod, PodUID: t.PodUID, DetectedAt: metav1.NewMicroTime(now)}
 	if !t.LeaseRenewTime.IsZero() {
-		rec.LeaseRenewTime = ptrMicro(t.LeaseRenewTime)
+		rec.LeaseRenewTime = ptr.To(metav1.NewMicroTime(t.LeaseRenewTime))
 	}
 	st.LastFailover = rec
 	st.Failovers++
@@ -174,11 +176,11 @@ func progress(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time
 		return
 	}
 	if rec.FencedAt == nil && len(d.Actions) == 0 && (d.Verdict == v1alpha1.FencingFenced || d.Recovered) {
-		rec.FencedAt = ptrMicro(now)
+		rec.FencedAt = ptr.To(metav1.NewMicroTime(now))
 	}
 	switch {
 	case d.Recovered:
-		rec.ReadyAt = ptrMicro(now)
+		rec.ReadyAt = ptr.To(metav1.NewMicroTime(now))
 		rec.Seconds = strconv.FormatFloat(now.Sub(rec.DetectedAt.Time).Seconds(), 'f', 1, 64)
 	case d.Aborted:
 		rec.Abandoned = true
@@ -192,14 +194,14 @@ func (r *Reconciler) announce(inst *v1alpha1.IrisInstance, before, after *v1alph
 		return
 	}
 	if before.FencedAt == nil && after.FencedAt != nil {
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Fenced", "Failover", "pod %s on node %s is fenced: its replacement may start", after.Pod, after.Node)
+		r.event(inst, corev1.EventTypeNormal, "Fenced", "Failover", "pod %s on node %s is fenced: its replacement may start", after.Pod, after.Node)
 	}
 	if before.ReadyAt == nil && after.ReadyAt != nil {
-		r.Metrics.duration.Observe(after.ReadyAt.Sub(after.DetectedAt.Time).Seconds())
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "FailoverCompleted", "Failover", "a replacement of pod %s is Ready, %s s after it was declared dead", after.Pod, after.Seconds)
+		r.Metrics.failoverDone(after.ReadyAt.Sub(after.DetectedAt.Time).Seconds())
+		r.event(inst, corev1.EventTypeNormal, "FailoverCompleted", "Failover", "a replacement of pod %s is Ready, %s s after it was declared dead", after.Pod, after.Seconds)
 	}
 	if !before.Abandoned && after.Abandoned {
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "FailoverAbandoned", "Failover", "%s", d.Message)
+		r.event(inst, corev1.EventTypeNormal, "FailoverAbandoned", "Failover", "%s", d.Message)
 	}
 }
 
@@ -215,4 +217,8 @@ func (r *Reconciler) updateStatus(ctx context.Context, inst *v1alpha1.IrisInstan
 	return nil
 }
 
-func ptrMicro(t time.Time) *metav1.MicroTime { mt := metav1.NewMicroTime(t); return &mt }
+func (r *Reconciler) event(inst *v1alpha1.IrisInstance, typ, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(inst, nil, typ, reason, action, note, args...)
+	}
+}

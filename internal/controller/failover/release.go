@@ -117,7 +117,7 @@ func (r *Reconciler) patchVolumesInUse(ctx context.Context, node *corev1.Node, v
 		err = r.Status().Patch(ctx, cur, client.RawPatch(types.JSONPatchType, patch))
 		if apierrors.IsInvalid(err) {
 			if gerr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(cur), cur); gerr != nil {
-				return gerr
+				return fmt.Errorf("re-reading node %s after a failed test: %w", cur.Name, gerr)
 			}
 		}
 		return err

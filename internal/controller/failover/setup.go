@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,12 +77,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // onNode wakes the instances with a pod on the node (giving a node back is
 // the node pass's).
 func (r *Reconciler) onNode(ctx context.Context, o client.Object) []reconcile.Request {
-	var reqs []reconcile.Request
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.MatchingFields{indexPodNode: o.GetName()}, client.HasLabels{resources.LabelIrisInstance}); err == nil {
-		for i := range pods.Items {
-			reqs = append(reqs, mapping.ByInstanceLabel(ctx, &pods.Items[i])...)
-		}
+	if err := r.List(ctx, pods, client.MatchingFields{indexPodNode: o.GetName()}, client.HasLabels{resources.LabelIrisInstance}); err != nil {
+		// A cache List fails only when the index is missing: a bug, so
+		// say it; the instances are still woken by their own Lease.
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the pods on a node", "node", o.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range pods.Items {
+		reqs = append(reqs, mapping.ByInstanceLabel(ctx, &pods.Items[i])...)
 	}
 	return reqs
 }
@@ -93,12 +98,25 @@ func (r *Reconciler) onAttachment(ctx context.Context, o client.Object) []reconc
 	if pvName == nil {
 		return nil
 	}
+	// A volume or claim that is gone (or not yet in the cache) has no
+	// instance to wake: dropping it is deliberate. Any other error is
+	// logged, as the instance controller does.
 	pv := &corev1.PersistentVolume{}
-	if err := r.Get(ctx, client.ObjectKey{Name: *pvName}, pv); err != nil || pv.Spec.ClaimRef == nil {
+	if err := r.Get(ctx, client.ObjectKey{Name: *pvName}, pv); err != nil {
+		if !apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Error(err, "Reading the volume of an attachment", "volumeAttachment", o.GetName(), "persistentVolume", *pvName)
+		}
+		return nil
+	}
+	if pv.Spec.ClaimRef == nil {
 		return nil
 	}
 	pvc := &corev1.PersistentVolumeClaim{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: pv.Spec.ClaimRef.Namespace, Name: pv.Spec.ClaimRef.Name}, pvc); err != nil {
+		if !apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Error(err, "Reading the claim of an attachment's volume", "volumeAttachment", o.GetName(),
+				"persistentVolumeClaim", pv.Spec.ClaimRef.Namespace+"/"+pv.Spec.ClaimRef.Name)
+		}
 		return nil
 	}
 	return mapping.ByInstanceLabel(ctx, pvc)

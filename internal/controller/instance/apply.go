@@ -29,21 +29,16 @@ func (e *ConflictError) Error() string {
 // differs from desired's. An unchanged object costs one cached read and no
 // write.
 func (r *Reconciler) applyOwned(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object) error {
-	kind := kindOf(desired)
-	if err := controllerutil.SetControllerReference(inst, desired, r.Scheme); err != nil {
-		return fmt.Errorf("owning %s %s: %w", kind, desired.GetName(), err)
+	kind, live, err := r.ownAndRead(ctx, inst, desired)
+	if err != nil {
+		return err
 	}
-	live := desired.DeepCopyObject().(client.Object)
-	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
-	if apierrors.IsNotFound(err) {
+	if live == nil {
 		if err := r.Create(ctx, desired); err != nil {
 			return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
 		}
 		r.event(inst, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", kind, desired.GetName())
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
 	}
 	if !metav1.IsControlledBy(live, inst) {
 		return &ConflictError{Kind: kind, Name: desired.GetName(), Reason: "is not controlled by this IrisInstance"}
@@ -62,22 +57,31 @@ func (r *Reconciler) applyOwned(ctx context.Context, inst *v1alpha1.IrisInstance
 // createOnce creates desired if it does not exist and never updates it: the
 // fencing Lease's spec belongs to the agents once it exists.
 func (r *Reconciler) createOnce(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object) error {
-	kind := kindOf(desired)
-	if err := controllerutil.SetControllerReference(inst, desired, r.Scheme); err != nil {
-		return fmt.Errorf("owning %s %s: %w", kind, desired.GetName(), err)
-	}
-	live := desired.DeepCopyObject().(client.Object)
-	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
-	switch {
-	case err == nil:
-		return nil
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
+	kind, live, err := r.ownAndRead(ctx, inst, desired)
+	if err != nil || live != nil {
+		return err
 	}
 	if err := r.Create(ctx, desired); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
 	}
 	return nil
+}
+
+// ownAndRead makes inst desired's controller and reads the live object of
+// the same name from the cache: nil when there is none.
+func (r *Reconciler) ownAndRead(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object) (string, client.Object, error) {
+	kind := kindOf(desired)
+	if err := controllerutil.SetControllerReference(inst, desired, r.Scheme); err != nil {
+		return kind, nil, fmt.Errorf("owning %s %s: %w", kind, desired.GetName(), err)
+	}
+	live := desired.DeepCopyObject().(client.Object)
+	switch err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+	case apierrors.IsNotFound(err):
+		return kind, nil, nil
+	case err != nil:
+		return kind, nil, fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
+	}
+	return kind, live, nil
 }
 
 // mergeInto returns live with the fields irisha owns taken from desired and

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
@@ -142,11 +142,11 @@ func volumeStatus(prev *v1alpha1.VolumeStatus, in growthInput, p growthPlan) *v1
 		v.LastResizedAt = prev.LastResizedAt
 	}
 	if p.finished {
-		v.LastResizedAt = ptrTime(in.now)
+		v.LastResizedAt = ptr.To(metav1.NewTime(in.now))
 	}
 	if u := in.usage; u != nil {
 		v.UsedBytes, v.CapacityBytes = u.UsedBytes, u.CapacityBytes
-		v.MeasuredAt = ptrTime(u.MeasuredAt)
+		v.MeasuredAt = ptr.To(metav1.NewTime(u.MeasuredAt))
 		// IRIS writes all the time: record a new measure only when it
 		// says something new, not one status write per measure.
 		if prev != nil && prev.CapacityBytes == u.CapacityBytes && prev.MeasuredAt != nil &&
@@ -158,9 +158,4 @@ func volumeStatus(prev *v1alpha1.VolumeStatus, in growthInput, p growthPlan) *v1
 		return nil
 	}
 	return v
-}
-
-func ptrTime(t time.Time) *metav1.Time {
-	mt := metav1.NewTime(t)
-	return &mt
 }

@@ -18,7 +18,8 @@ type mainOptions struct {
 	version  bool
 }
 
-// valued are iris-main options that take a value (ADOCK §5.3).
+// valued are iris-main options that take a value ("The iris-main Program",
+// https://docs.intersystems.com/irislatest/csp/docbook/DocBook.UI.Page.cls?KEY=ADOCK_iris_iscmain).
 var valued = map[string]bool{
 	"-i": true, "--instance": true, "-d": true, "--down": true, "-u": true, "--up": true,
 	"-s": true, "--nostu": true, "-k": true, "--key": true, "-l": true, "--log": true,
