@@ -102,6 +102,8 @@ The pod's name, namespace and UID come from the downward API
 			if margin > 0 {
 				cfg.Timing.SafetyMargin = margin
 			}
+			// The margin must cover the hard stop this agent will do.
+			cfg.Timing.ForceTimeout = cfg.ForceTimeout
 			if err := cfg.Timing.Validate(); err != nil {
 				return err
 			}
@@ -128,8 +130,8 @@ The pod's name, namespace and UID come from the downward API
 	f.StringVar(&cfg.WitnessesConfigMap, "witnesses", "", "ConfigMap (the operator's mirror of the node witnesses) whose witnesses are asked when the API server does not answer; a strict majority answering that they cannot reach it either keeps IRIS running")
 	f.StringVar(&cfg.InstanceName, "instance-name", "", "name of the IrisInstance, whose IrisBackups the agent freezes and thaws IRIS for")
 	f.DurationVar(&duration, "lease-duration", 10*time.Second, "duration of the fencing Lease (spec.failover.leaseDurationSeconds)")
-	f.DurationVar(&renew, "renew-interval", 0, "how often the Lease is renewed (default lease-duration/5; must be under (lease-duration - safety-margin)/3, the timeout of one attempt)")
-	f.DurationVar(&margin, "safety-margin", 0, "IRIS is stopped this long before the Lease would expire (default lease-duration/5, at least 1s)")
+	f.DurationVar(&renew, "renew-interval", 0, "how often the Lease is renewed (default lease-duration/5, lease-duration/10 under 7.5s; must be under (lease-duration - safety-margin)/3, the timeout of one attempt)")
+	f.DurationVar(&margin, "safety-margin", 0, "IRIS is stopped this long before the Lease would expire (default lease-duration/5, at least 1.5s; must cover --force-timeout plus the kill)")
 	f.StringVar(&cfg.ListenAddress, "listen-address", ":8085", "address of /livez, /readyz, /startupz and /metrics")
 	f.StringVar(&cfg.SuperserverAddress, "superserver-address", "127.0.0.1:1972", "superserver address checked by /readyz")
 	f.StringVar(&cfg.Iris, "iris", "iris", "the iris command")

@@ -266,7 +266,7 @@ func (p *participant) thawIris() error {
 
 func maxFrozenSeconds(b *v1alpha1.IrisBackup) int {
 	if b.Spec.MaxFrozenSeconds <= 0 {
-		return 10 // the CRD's default, for an object that bypassed it
+		return v1alpha1.DefaultMaxFrozenSeconds // for an object that bypassed the CRD's default
 	}
 	return int(b.Spec.MaxFrozenSeconds)
 }
