@@ -44,7 +44,7 @@ type htmlPage struct {
 
 type htmlSetup struct {
 	Name, Description, W1 string
-	Drills            []htmlDrill
+	Drills                []htmlDrill
 }
 
 type htmlDrill struct {
