@@ -319,10 +319,17 @@ func (r *agentRun) onExit(proc *supervisor.Process, stopHolding func()) int {
 	return code
 }
 
+// releaseTimeout bounds handing the Lease over after a clean stop. The
+// pod is terminating meanwhile, inside its grace period (which the
+// operator sets to ShutdownTimeout plus margin, at least 120 s); a release
+// that cannot finish in a few seconds is worth nothing more than the
+// Lease's own expiry, which the replacement then waits for.
+const releaseTimeout = 5 * time.Second
+
 // release hands the Lease over after IRIS stopped cleanly, so a
 // replacement need not wait for it to expire.
 func (r *agentRun) release() {
-	releaseCtx, cancelRelease := context.WithTimeout(r.ctx, 5*time.Second)
+	releaseCtx, cancelRelease := context.WithTimeout(r.ctx, releaseTimeout)
 	defer cancelRelease()
 	if err := r.fence.Release(releaseCtx); err != nil {
 		r.log.Error(err, "Releasing the fencing Lease; a replacement waits for it to expire")
