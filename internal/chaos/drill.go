@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/irisha/irisha/api/v1alpha1"
-	"github.com/irisha/irisha/internal/observe"
 )
 
 // drillState is what one drill knows as it runs.
@@ -35,25 +34,21 @@ func (d *drillState) background() error {
 	return d.err
 }
 
-// session is a writer and a recorder watching the target: what every
-// drill, the backup's included, measures with.
+// session is a writer and the run's recorder: what every drill, the
+// backup's included, measures with.
 type session struct {
 	rec    *recorder
 	writer *writer
 	stop   context.CancelFunc
 }
 
-// startSession watches the target and starts writing rows to whatever pod
-// serves. It waits until a row was acknowledged (or the cap), so a writer
-// that cannot write at all fails the drill before anything is broken.
+// startSession starts writing rows to whatever pod serves, as the run's
+// recorder sees it. It waits until a row was acknowledged (or the cap), so
+// a writer that cannot write at all fails the drill before anything is
+// broken.
 func (r *runner) startSession(ctx context.Context) (*session, *corev1.Pod, error) {
-	t := r.opts.Target
 	wctx, cancel := context.WithCancel(ctx)
-	rec := newRecorder(t.Namespace, t.Selector, t.Container)
-	if err := observe.Watch(wctx, r.opts.Clientset, rec); err != nil {
-		cancel()
-		return nil, nil, fmt.Errorf("watching the cluster: %w", err)
-	}
+	rec := r.rec
 	w := &writer{store: r.rows, target: rec.serving, interval: r.opts.WriteInterval, timeout: r.opts.WriteTimeout}
 	s := &session{rec: rec, writer: w, stop: cancel}
 	deadline := time.Now().Add(r.opts.RecoveryTimeout)

@@ -45,7 +45,8 @@ func newRecorder(namespace string, selector labels.Selector, container string) *
 		timeline: observe.NewTimeline(namespace, selector), marks: map[MarkKind]Mark{}, notReady: map[types.UID]bool{}, pods: map[types.UID]*corev1.Pod{}}
 }
 
-// fault starts recording at t, old being the pod that served.
+// fault starts recording a drill at t, old being the pod that served; the
+// previous drill's marks are dropped.
 func (r *recorder) fault(t time.Time, old *corev1.Pod) {
 	r.timeline.Fault(t, old)
 	r.mu.Lock()
@@ -53,6 +54,7 @@ func (r *recorder) fault(t time.Time, old *corev1.Pod) {
 	r.faultAt, r.oldUID, r.oldNode = t, old.UID, old.Spec.NodeName
 	r.oldRestarts = restartsOf(old, r.container)
 	r.marks = map[MarkKind]Mark{MarkFault: {Kind: MarkFault, Detail: "on " + old.Spec.NodeName}}
+	r.notReady = map[types.UID]bool{}
 }
 
 // mark records kind at t unless seen already (the first counts).

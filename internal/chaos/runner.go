@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/irisha/irisha/internal/observe"
 )
 
 // Target is what the drills run against: the IRIS pods of one deployment.
@@ -77,6 +79,9 @@ const noOutageGrace = 30 * time.Second
 type runner struct {
 	opts Options
 	rows rowStore
+	// rec watches the target for the whole run (one watch, not one per
+	// drill: on a real cluster it lists every pod and event).
+	rec *recorder
 }
 
 // Run runs the drills one after the other and returns their results. An
@@ -86,7 +91,14 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	r := &runner{opts: o, rows: sessionStore{exec: o.Exec, namespace: o.Target.Namespace, container: o.Target.Container, run: o.Run}}
+	t := o.Target
+	r := &runner{opts: o, rows: sessionStore{exec: o.Exec, namespace: t.Namespace, container: t.Container, run: o.Run},
+		rec: newRecorder(t.Namespace, t.Selector, t.Container)}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if err := observe.Watch(wctx, o.Clientset, r.rec); err != nil {
+		return nil, fmt.Errorf("watching the cluster: %w", err)
+	}
 	var out []Result
 	for _, sc := range o.Scenarios {
 		if ctx.Err() != nil {
