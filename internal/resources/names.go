@@ -19,10 +19,6 @@ const (
 	ManagedBy = "irisha"
 )
 
-// AnnotationSpecHash records the hash of the desired object the operator last
-// wrote, so an unchanged instance is reconciled without a single write.
-const AnnotationSpecHash = "irisha.dev/spec-hash"
-
 // PVCName is the name of the instance's durable %SYS volume claim.
 func PVCName(inst *v1alpha1.IrisInstance) string { return inst.Name + "-data" }
 

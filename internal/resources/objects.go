@@ -2,7 +2,6 @@ package resources
 
 import (
 	"errors"
-	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -34,8 +33,7 @@ func (o *Objects) All() []client.Object {
 	return []client.Object{o.PVC, o.MergeSecret, o.ServiceAccount, o.FencingLease, o.AgentRole, o.AgentBinding, o.Deployment, o.Service}
 }
 
-// Build returns every object of the instance, each stamped with its hash. It
-// fails with an *InvalidConfigError when the CPF merge is bad, before anything
+// Build returns every object of the instance. It fails with an *InvalidConfigError when the CPF merge is bad, before anything
 // is built, so a caller never applies half an instance.
 func Build(in Inputs) (*Objects, error) {
 	if in.AgentImage == "" {
@@ -54,11 +52,6 @@ func Build(in Inputs) (*Objects, error) {
 		AgentBinding:   AgentRoleBinding(in),
 		Deployment:     Deployment(in),
 		Service:        Service(in),
-	}
-	for _, o := range objs.All() {
-		if err := StampHash(o); err != nil {
-			return nil, fmt.Errorf("building objects of %s: %w", in.Instance.Name, err)
-		}
 	}
 	return objs, nil
 }

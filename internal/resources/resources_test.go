@@ -379,18 +379,6 @@ func TestPreferredZonesKeepTheirOrder(t *testing.T) {
 	}
 }
 
-func TestHashChangesWithTheSpecOnly(t *testing.T) {
-	a := build(t, instance()).Deployment
-	b := build(t, instance()).Deployment
-	if HashOf(a) == "" || HashOf(a) != HashOf(b) {
-		t.Errorf("the same spec must give the same hash: %q vs %q", HashOf(a), HashOf(b))
-	}
-	c := build(t, instance(func(i *v1alpha1.IrisInstance) { i.Spec.Image = "intersystems/iris-community:2026.1" })).Deployment
-	if HashOf(c) == HashOf(a) {
-		t.Errorf("a new image must change the hash")
-	}
-}
-
 // TestTolerationsFollowTheFailoverMode: when irisha fails over, Kubernetes'
 // timed eviction of pods on unreachable nodes is switched off for the
 // instance; in mode Off the defaults stay; a user's own toleration wins.

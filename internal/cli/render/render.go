@@ -91,14 +91,6 @@ func (o *Options) Run(ctx context.Context) error {
 			return fmt.Errorf("IrisInstance %s: %w", inst.Name, err)
 		}
 		for _, obj := range objs.All() {
-			// The hash stamp is the operator's bookkeeping, not part of
-			// what a user applies.
-			ann := obj.GetAnnotations()
-			delete(ann, resources.AnnotationSpecHash)
-			if len(ann) == 0 {
-				ann = nil
-			}
-			obj.SetAnnotations(ann)
 			b, err := manifest(obj)
 			if err != nil {
 				return fmt.Errorf("IrisInstance %s: printing %s: %w", inst.Name, obj.GetName(), err)

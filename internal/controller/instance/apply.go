@@ -3,19 +3,25 @@ package instance
 import (
 	"context"
 	"fmt"
+	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/irisha/irisha/api/v1alpha1"
-	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/ssa"
 )
+
+// FieldManager is the instance controller's name in managedFields: the
+// fields it applies are owned under it, and it takes them back from anyone
+// who edits them.
+const FieldManager = "irisha-instance"
 
 // ConflictError is an object irisha would create that already exists and
 // belongs to something else. irisha never takes such an object over.
@@ -25,148 +31,136 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%s %s already exists and %s; rename the IrisInstance or remove the %s", e.Kind, e.Name, e.Reason, e.Kind)
 }
 
-// applyOwned creates desired, or updates the live object when its hash stamp
-// differs from desired's. An unchanged object costs one cached read and no
-// write.
+// applyOwned server-side applies desired, which inst controls. The apply is
+// forced: a field irisha decides and someone else edited (kubectl scale, an
+// edited container command, a Role rule) is taken back, with an Event that
+// names what was reverted; the fields irisha does not decide are left to
+// whoever set them. An object as the last apply left it, with the same
+// desired state, costs one cached read and no request.
 func (r *Reconciler) applyOwned(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object) error {
-	kind, live, err := r.ownAndRead(ctx, inst, desired)
-	if err != nil {
-		return err
+	if err := controllerutil.SetControllerReference(inst, desired, r.Scheme); err != nil {
+		return fmt.Errorf("owning %T %s: %w", desired, desired.GetName(), err)
 	}
-	if live == nil {
-		if err := r.Create(ctx, desired); err != nil {
-			return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
+	_, err := r.apply(ctx, inst, desired, func(live client.Object) error {
+		if !metav1.IsControlledBy(live, inst) {
+			return &ConflictError{Kind: kindOf(r.Scheme, desired), Name: desired.GetName(), Reason: "is not controlled by this IrisInstance"}
 		}
+		return nil
+	})
+	return err
+}
+
+// apply is applyOwned's core, shared with the claim: check vets the live
+// object before anything is written, and may fit desired to it. It returns the object as the API
+// server has it afterwards (or as the cache had it when nothing was sent).
+func (r *Reconciler) apply(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object, check func(live client.Object) error) (client.Object, error) {
+	kind := kindOf(r.Scheme, desired)
+	live := desired.DeepCopyObject().(client.Object)
+	switch err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
+		return nil, fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
+	}
+	if live != nil {
+		if err := check(live); err != nil {
+			return nil, err
+		}
+	}
+	cfg, intent, err := ssa.Configuration(desired, r.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	key := ssa.Key{GroupKind: cfg.GroupVersionKind().GroupKind(), NamespacedName: client.ObjectKeyFromObject(desired)}
+	if live != nil {
+		print, err := ssa.Fingerprint(live)
+		if err != nil {
+			return nil, err
+		}
+		if r.applied.Unchanged(key, live.GetUID(), print, intent) {
+			return live, nil
+		}
+	}
+	last, appliedBefore := r.applied.Last(key)
+
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(cfg), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return nil, fmt.Errorf("applying %s %s: %w", kind, desired.GetName(), err)
+	}
+	after, err := r.typed(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("reading the applied %s %s: %w", kind, desired.GetName(), err)
+	}
+	print, err := ssa.Fingerprint(after)
+	if err != nil {
+		return nil, err
+	}
+	r.applied.Remember(key, ssa.Applied{Owner: client.ObjectKeyFromObject(inst), UID: after.GetUID(), Fingerprint: print, Intent: intent})
+
+	switch {
+	case live == nil && appliedBefore:
+		r.event(inst, corev1.EventTypeWarning, "Recreated", "Apply", "Recreated %s %s, which was deleted outside irisha", kind, desired.GetName())
+	case live == nil:
 		r.event(inst, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", kind, desired.GetName())
-		return nil
+	case live.GetResourceVersion() == after.GetResourceVersion():
+		// Nothing changed: the API server made no write.
+	default:
+		changed := ssa.ChangedGroups(live, after)
+		if len(changed) == 0 {
+			// Only the ownership of fields moved back to irisha.
+			break
+		}
+		if appliedBefore && last.Intent == intent {
+			by := ""
+			if m := ssa.LastChangedBy(live, FieldManager); m != "" {
+				by = " by " + m
+			}
+			r.event(inst, corev1.EventTypeWarning, "DriftReverted", "Apply", "Reverted %s of %s %s, changed%s outside irisha, to what IrisInstance %s says",
+				strings.Join(changed, ", "), kind, desired.GetName(), by, inst.Name)
+			break
+		}
+		r.event(inst, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s of %s %s", strings.Join(changed, ", "), kind, desired.GetName())
 	}
-	if !metav1.IsControlledBy(live, inst) {
-		return &ConflictError{Kind: kind, Name: desired.GetName(), Reason: "is not controlled by this IrisInstance"}
+	return after, nil
+}
+
+// typed converts an object the API server returned into its Go type.
+func (r *Reconciler) typed(u *unstructured.Unstructured) (client.Object, error) {
+	obj, err := r.Scheme.New(u.GroupVersionKind())
+	if err != nil {
+		return nil, err
 	}
-	if resources.HashOf(live) == resources.HashOf(desired) {
-		return nil
+	typed, ok := obj.(client.Object)
+	if !ok {
+		return nil, fmt.Errorf("%T is no client.Object", obj)
 	}
-	updated := mergeInto(live, desired)
-	if err := r.Update(ctx, updated); err != nil {
-		return fmt.Errorf("updating %s %s: %w", kind, desired.GetName(), err)
-	}
-	r.event(inst, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %s", kind, desired.GetName())
-	return nil
+	return typed, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed)
 }
 
 // createOnce creates desired if it does not exist and never updates it: the
-// fencing Lease's spec belongs to the agents once it exists.
+// fencing Lease's spec belongs to the agents once it exists, and an apply
+// would take their fields.
 func (r *Reconciler) createOnce(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object) error {
-	kind, live, err := r.ownAndRead(ctx, inst, desired)
-	if err != nil || live != nil {
-		return err
+	kind := kindOf(r.Scheme, desired)
+	if err := controllerutil.SetControllerReference(inst, desired, r.Scheme); err != nil {
+		return fmt.Errorf("owning %s %s: %w", kind, desired.GetName(), err)
 	}
-	if err := r.Create(ctx, desired); err != nil && !apierrors.IsAlreadyExists(err) {
+	switch err := r.Get(ctx, client.ObjectKeyFromObject(desired), desired.DeepCopyObject().(client.Object)); {
+	case err == nil:
+		return nil
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
+	}
+	if err := r.Create(ctx, desired, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
 	}
 	return nil
 }
 
-// ownAndRead makes inst desired's controller and reads the live object of
-// the same name from the cache: nil when there is none.
-func (r *Reconciler) ownAndRead(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object) (string, client.Object, error) {
-	kind := kindOf(desired)
-	if err := controllerutil.SetControllerReference(inst, desired, r.Scheme); err != nil {
-		return kind, nil, fmt.Errorf("owning %s %s: %w", kind, desired.GetName(), err)
+// kindOf names obj's kind for messages.
+func kindOf(scheme *runtime.Scheme, obj client.Object) string {
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		return fmt.Sprintf("%T", obj)
 	}
-	live := desired.DeepCopyObject().(client.Object)
-	switch err := r.Get(ctx, client.ObjectKeyFromObject(desired), live); {
-	case apierrors.IsNotFound(err):
-		return kind, nil, nil
-	case err != nil:
-		return kind, nil, fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
-	}
-	return kind, live, nil
-}
-
-// mergeInto returns live with the fields irisha owns taken from desired and
-// the ones the API server or other controllers own kept.
-func mergeInto(live, desired client.Object) client.Object {
-	out := live.DeepCopyObject().(client.Object)
-	out.SetLabels(mergeMaps(live.GetLabels(), desired.GetLabels()))
-	out.SetAnnotations(mergeMaps(live.GetAnnotations(), desired.GetAnnotations()))
-	out.SetOwnerReferences(desired.GetOwnerReferences())
-	switch o := out.(type) {
-	case *appsv1.Deployment:
-		o.Spec = desired.(*appsv1.Deployment).Spec
-	case *corev1.Secret:
-		o.Data = desired.(*corev1.Secret).Data
-		o.Type = desired.(*corev1.Secret).Type
-	case *corev1.Service:
-		o.Spec = serviceSpecKeepingAllocations(o.Spec, desired.(*corev1.Service).Spec)
-	case *rbacv1.Role:
-		o.Rules = desired.(*rbacv1.Role).Rules
-	case *rbacv1.RoleBinding:
-		// roleRef is immutable and never changes for an instance.
-		o.Subjects = desired.(*rbacv1.RoleBinding).Subjects
-	case *corev1.ServiceAccount:
-		// Only metadata is ours; token secrets belong to Kubernetes.
-	}
-	return out
-}
-
-// serviceSpecKeepingAllocations keeps what the API server allocated (cluster
-// IPs, node ports), so an update never moves the address clients use.
-func serviceSpecKeepingAllocations(live, desired corev1.ServiceSpec) corev1.ServiceSpec {
-	out := desired
-	out.ClusterIP = live.ClusterIP
-	out.ClusterIPs = live.ClusterIPs
-	out.IPFamilies = live.IPFamilies
-	out.IPFamilyPolicy = live.IPFamilyPolicy
-	nodePorts := map[string]int32{}
-	for _, p := range live.Ports {
-		nodePorts[p.Name] = p.NodePort
-	}
-	out.Ports = make([]corev1.ServicePort, len(desired.Ports))
-	for i, p := range desired.Ports {
-		if desired.Type != corev1.ServiceTypeClusterIP {
-			p.NodePort = nodePorts[p.Name]
-		}
-		out.Ports[i] = p
-	}
-	if desired.Type == live.Type {
-		out.HealthCheckNodePort = live.HealthCheckNodePort
-	}
-	return out
-}
-
-func mergeMaps(base, over map[string]string) map[string]string {
-	if len(base) == 0 && len(over) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(base)+len(over))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range over {
-		out[k] = v
-	}
-	return out
-}
-
-func kindOf(obj client.Object) string {
-	switch obj.(type) {
-	case *appsv1.Deployment:
-		return "Deployment"
-	case *corev1.Secret:
-		return "Secret"
-	case *corev1.Service:
-		return "Service"
-	case *corev1.ServiceAccount:
-		return "ServiceAccount"
-	case *corev1.PersistentVolumeClaim:
-		return "PersistentVolumeClaim"
-	case *rbacv1.Role:
-		return "Role"
-	case *rbacv1.RoleBinding:
-		return "RoleBinding"
-	case *coordinationv1.Lease:
-		return "Lease"
-	}
-	return fmt.Sprintf("%T", obj)
+	return gvk.Kind
 }

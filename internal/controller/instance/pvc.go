@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -14,11 +15,12 @@ import (
 	"github.com/irisha/irisha/internal/resources"
 )
 
-// applyPVC creates the data claim or brings a live one in line: it grows the
-// request when spec.storage.size grew, and owns the claim exactly when the
-// deletion policy is Delete (an owned claim is garbage-collected with the
-// instance). It never shrinks a claim and never touches one that does not
-// carry this instance's label: that data belongs to someone else.
+// applyPVC applies the data claim: its labels, its spec as created, a
+// request grown when spec.storage.size grew, and this instance as its
+// controller exactly when the deletion policy is Delete (an owned claim is
+// garbage-collected with the instance). It never shrinks a claim (one grown
+// by hand keeps its size) and never touches one that does not carry this
+// instance's label: that data belongs to someone else.
 func (r *Reconciler) applyPVC(ctx context.Context, inst *v1alpha1.IrisInstance, desired *corev1.PersistentVolumeClaim) (*corev1.PersistentVolumeClaim, error) {
 	owned := inst.Spec.Storage.DeletionPolicy == v1alpha1.PVCDelete
 	if owned {
@@ -26,56 +28,79 @@ func (r *Reconciler) applyPVC(ctx context.Context, inst *v1alpha1.IrisInstance, 
 			return nil, fmt.Errorf("owning PersistentVolumeClaim %s: %w", desired.Name, err)
 		}
 	}
-	live := &corev1.PersistentVolumeClaim{}
-	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
-	if apierrors.IsNotFound(err) {
-		if err := r.Create(ctx, desired); err != nil {
-			return nil, fmt.Errorf("creating PersistentVolumeClaim %s: %w", desired.Name, err)
+	var have resource.Quantity
+	grow := false
+	applied, err := r.apply(ctx, inst, desired, func(o client.Object) error {
+		live := o.(*corev1.PersistentVolumeClaim)
+		if live.Labels[resources.LabelIrisInstance] != inst.Name {
+			return &ConflictError{Kind: "PersistentVolumeClaim", Name: live.Name,
+				Reason: fmt.Sprintf("does not carry the label %s=%s", resources.LabelIrisInstance, inst.Name)}
 		}
-		r.event(inst, corev1.EventTypeNormal, "Created", "Create", "Created PersistentVolumeClaim %s", desired.Name)
-		return desired, nil
-	}
+		keepImmutable(&desired.Spec, &live.Spec)
+		want := resources.StorageRequest(desired)
+		have = resources.StorageRequest(live)
+		// Kubernetes lets only a bound claim change its request; an unbound
+		// one is grown once it binds (the PVC watch brings the instance back
+		// then). A claim is never shrunk: one grown by hand keeps its size.
+		grow = want.Cmp(have) > 0 && live.Status.Phase == corev1.ClaimBound
+		if !grow {
+			desired.Spec.Resources.Requests[corev1.ResourceStorage] = have
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("getting PersistentVolumeClaim %s: %w", desired.Name, err)
-	}
-	if live.Labels[resources.LabelIrisInstance] != inst.Name {
-		return nil, &ConflictError{Kind: "PersistentVolumeClaim", Name: live.Name,
-			Reason: fmt.Sprintf("does not carry the label %s=%s", resources.LabelIrisInstance, inst.Name)}
-	}
-
-	updated := live.DeepCopy()
-	want := resources.StorageRequest(desired)
-	have := resources.StorageRequest(live)
-	// Kubernetes lets only a bound claim change its request; an unbound one
-	// is grown once it binds (the PVC watch brings the instance back then).
-	grow := want.Cmp(have) > 0 && live.Status.Phase == corev1.ClaimBound
-	if grow {
-		updated.Spec.Resources.Requests[corev1.ResourceStorage] = want
-	}
-	if owned {
-		if err := controllerutil.SetControllerReference(inst, updated, r.Scheme); err != nil {
-			return nil, fmt.Errorf("owning PersistentVolumeClaim %s: %w", live.Name, err)
-		}
-	} else if metav1.IsControlledBy(updated, inst) {
-		if err := controllerutil.RemoveControllerReference(inst, updated, r.Scheme); err != nil {
-			return nil, fmt.Errorf("releasing PersistentVolumeClaim %s: %w", live.Name, err)
-		}
-	}
-	if !grow && ownerRefsEqual(live.OwnerReferences, updated.OwnerReferences) {
-		return live, nil
-	}
-	if err := r.Update(ctx, updated); err != nil {
 		if grow && (apierrors.IsForbidden(err) || apierrors.IsInvalid(err)) {
 			// Typically a StorageClass without allowVolumeExpansion: only
 			// the user can fix that, so say so instead of retrying.
-			return nil, &ResizeRefusedError{PVC: live.Name, Size: want.String(), Err: err}
+			want := resources.StorageRequest(desired)
+			return nil, &ResizeRefusedError{PVC: desired.Name, Size: want.String(), Err: err}
 		}
-		return nil, fmt.Errorf("updating PersistentVolumeClaim %s: %w", live.Name, err)
+		return nil, err
+	}
+	pvc := applied.(*corev1.PersistentVolumeClaim)
+	if !owned && metav1.IsControlledBy(pvc, inst) {
+		// Set by an irisha that did not apply (before server-side apply),
+		// so no apply of ours removes it.
+		if pvc, err = r.release(ctx, inst, pvc); err != nil {
+			return nil, err
+		}
 	}
 	if grow {
-		r.event(inst, corev1.EventTypeNormal, "Expanding", "Expand", "Requested %s for PersistentVolumeClaim %s (was %s)", want.String(), live.Name, have.String())
+		want := resources.StorageRequest(desired)
+		r.event(inst, corev1.EventTypeNormal, "Expanding", "Expand", "Requested %s for PersistentVolumeClaim %s (was %s)", want.String(), desired.Name, have.String())
 	}
-	return updated, nil
+	return pvc, nil
+}
+
+// keepImmutable sets in desired the fields Kubernetes never lets a claim
+// change to the live claim's values: applying another value would only be
+// refused, and applying none would drop fields irisha set at creation.
+func keepImmutable(desired, live *corev1.PersistentVolumeClaimSpec) {
+	if desired.StorageClassName != nil {
+		desired.StorageClassName = live.StorageClassName
+	}
+	desired.AccessModes = live.AccessModes
+	if desired.DataSource != nil {
+		desired.DataSource = live.DataSource
+	}
+	if desired.DataSourceRef != nil {
+		desired.DataSourceRef = live.DataSourceRef
+	}
+	if desired.VolumeMode != nil {
+		desired.VolumeMode = live.VolumeMode
+	}
+}
+
+// release removes this instance as the claim's controller.
+func (r *Reconciler) release(ctx context.Context, inst *v1alpha1.IrisInstance, pvc *corev1.PersistentVolumeClaim) (*corev1.PersistentVolumeClaim, error) {
+	next := pvc.DeepCopy()
+	if err := controllerutil.RemoveControllerReference(inst, next, r.Scheme); err != nil {
+		return nil, fmt.Errorf("releasing PersistentVolumeClaim %s: %w", pvc.Name, err)
+	}
+	if err := r.Patch(ctx, next, client.MergeFromWithOptions(pvc, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldManager)); err != nil {
+		return nil, fmt.Errorf("releasing PersistentVolumeClaim %s: %w", pvc.Name, err)
+	}
+	return next, nil
 }
 
 // ResizeRefusedError is a volume growth the API server refused.
@@ -89,15 +114,3 @@ func (e *ResizeRefusedError) Error() string {
 }
 
 func (e *ResizeRefusedError) Unwrap() error { return e.Err }
-
-func ownerRefsEqual(a, b []metav1.OwnerReference) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].UID != b[i].UID || (a[i].Controller == nil) != (b[i].Controller == nil) {
-			return false
-		}
-	}
-	return true
-}

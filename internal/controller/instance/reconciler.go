@@ -20,6 +20,7 @@ import (
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/resources"
+	"github.com/irisha/irisha/internal/ssa"
 )
 
 // problemRecheck is how often an instance blocked by something irisha does
@@ -37,6 +38,9 @@ type Reconciler struct {
 	AgentImage string
 	// Metrics may be nil (tests).
 	Metrics *Metrics
+
+	// applied saves the requests of applies that would change nothing.
+	applied ssa.Memory
 }
 
 // RBAC: the verbs of the calls this controller makes, no more. Reads go
@@ -50,15 +54,16 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=list;watch
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/status,verbs=patch
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances/finalizers,verbs=update
-// The owned objects are created, then updated in place (applyOwned,
-// applyPVC); garbage collection deletes them with the instance, never the
-// operator.
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list;watch;create;update
-// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets;persistentvolumeclaims,verbs=list;watch;create;update
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=list;watch;create;update
+// The owned objects are server-side applied (applyOwned, applyPVC): an
+// apply is a PATCH, and the API server also asks for create when the object
+// does not exist yet. Garbage collection deletes them with the instance,
+// never the operator.
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets;persistentvolumeclaims,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=list;watch;create;patch
 // Unusual: delete on claims, which the operator never deletes. applyPVC
-// owns or releases the claim when spec.storage.deletionPolicy changes, an
-// update of its ownerReferences, and OwnerReferencesPermissionEnforcement
+// owns or releases the claim when spec.storage.deletionPolicy changes, a
+// change of its ownerReferences, and OwnerReferencesPermissionEnforcement
 // admits that only from a user who may delete the object.
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=delete
 // Referenced ConfigMaps are read; the pods are watched for the status.
@@ -83,6 +88,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, inst); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.forget(req.Namespace, req.Name)
+			r.applied.ForgetOwner(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
