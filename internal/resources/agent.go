@@ -68,6 +68,38 @@ func agentCommand(in Inputs) []string {
 	}
 }
 
+// RunsAgent reports whether pod's IRIS container starts the irisha agent
+// for inst, as the Deployment is built to: only such a pod takes the fencing
+// Lease before IRIS starts. A pod whose command was edited (kubectl edit)
+// runs IRIS unfenced if at all, so it never counts as the instance's writer
+// and never makes it Ready, whatever its probes say.
+func RunsAgent(pod *corev1.Pod, inst *v1alpha1.IrisInstance) bool {
+	for _, c := range pod.Spec.Containers {
+		if c.Name != ContainerName {
+			continue
+		}
+		// The flags that follow may differ between revisions (a new Lease
+		// duration); the agent and its Lease may not.
+		cmd := c.Command
+		if len(cmd) < 3 || cmd[0] != AgentBinary || cmd[1] != "agent" || cmd[2] != "run" {
+			return false
+		}
+		for i := 3; i+1 < len(cmd) && cmd[i] != "--"; i++ {
+			if cmd[i] == "--lease-name" {
+				return cmd[i+1] == FencingLeaseName(inst)
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// Serving reports whether pod serves inst: Ready, not being deleted, and
+// running the agent (RunsAgent).
+func Serving(pod *corev1.Pod, inst *v1alpha1.IrisInstance) bool {
+	return pod.DeletionTimestamp.IsZero() && PodReady(pod) && RunsAgent(pod, inst)
+}
+
 // agentEnv gives the agent its pod's identity through the downward API.
 func agentEnv() []corev1.EnvVar {
 	field := func(name, path string) corev1.EnvVar {

@@ -407,3 +407,48 @@ func TestTolerationsFollowTheFailoverMode(t *testing.T) {
 		t.Errorf("with the user's own unreachable toleration: %+v", tols)
 	}
 }
+
+// TestRunsAgent: only a pod whose IRIS container starts the agent for the
+// instance's Lease counts; an edited command, another instance's agent or a
+// missing container does not.
+func TestRunsAgent(t *testing.T) {
+	in := instance()
+	built := build(t, in).Deployment.Spec.Template
+	pod := func(mutate func(*corev1.PodSpec)) *corev1.Pod {
+		p := &corev1.Pod{Spec: *built.Spec.DeepCopy()}
+		if mutate != nil {
+			mutate(&p.Spec)
+		}
+		return p
+	}
+	if !RunsAgent(pod(nil), in.Instance) {
+		t.Fatal("the pod the Deployment builds does not run the agent")
+	}
+	other := in.Instance.DeepCopy()
+	other.Name = "other"
+	for name, mutate := range map[string]func(*corev1.PodSpec){
+		"iris-main as the command": func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"/iris-main"} },
+		"a shell":                  func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"/bin/sh", "-c", "iris start IRIS"} },
+		"no Lease":                 func(s *corev1.PodSpec) { s.Containers[0].Command = []string{AgentBinary, "agent", "run", "--", "/iris-main"} },
+		"the Lease only after --": func(s *corev1.PodSpec) {
+			s.Containers[0].Command = []string{AgentBinary, "agent", "run", "--", "--lease-name", FencingLeaseName(in.Instance)}
+		},
+		"no IRIS container": func(s *corev1.PodSpec) { s.Containers[0].Name = "sidecar" },
+	} {
+		if RunsAgent(pod(mutate), in.Instance) {
+			t.Errorf("%s: counted as running the agent", name)
+		}
+	}
+	if RunsAgent(pod(nil), other) {
+		t.Error("a pod running another instance's agent counted")
+	}
+	ready := pod(nil)
+	ready.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	if !Serving(ready, in.Instance) {
+		t.Error("a Ready pod running the agent does not serve")
+	}
+	ready.Spec.Containers[0].Command = []string{"/iris-main"}
+	if Serving(ready, in.Instance) {
+		t.Error("a Ready pod without the agent serves")
+	}
+}

@@ -213,7 +213,7 @@ func earlier(a, b *v1alpha1.IrisBackup) bool {
 	return a.Name < b.Name
 }
 
-// readyPod is the instance's Ready pod, the one whose agent freezes IRIS.
+// readyPod is the pod serving the instance, the one whose agent freezes IRIS.
 func (r *Reconciler) readyPod(ctx context.Context, inst *v1alpha1.IrisInstance) (string, error) {
 	pods := &corev1.PodList{}
 	if err := r.List(ctx, pods, client.InNamespace(inst.Namespace), client.MatchingLabels(resources.SelectorLabels(inst))); err != nil {
@@ -221,7 +221,7 @@ func (r *Reconciler) readyPod(ctx context.Context, inst *v1alpha1.IrisInstance) 
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.DeletionTimestamp.IsZero() && resources.PodReady(p) {
+		if resources.Serving(p, inst) {
 			return p.Name, nil
 		}
 	}

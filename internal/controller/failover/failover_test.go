@@ -342,12 +342,19 @@ func newInstanceOn(t *testing.T, ctx context.Context, ns, name string, mode v1al
 	return f
 }
 
+// irisContainer is the instance's IRIS container as far as the operator
+// looks at it: the agent as its command, for the instance's Lease.
+func (f *fixture) irisContainer() corev1.Container {
+	return corev1.Container{Name: resources.ContainerName, Image: f.inst.Spec.Image,
+		Command: []string{resources.AgentBinary, "agent", "run", "--lease-name", resources.FencingLeaseName(f.inst)}}
+}
+
 // runPod creates a pod of the instance that a kubelet reports running and Ready.
 func (f *fixture) runPod(t *testing.T, ctx context.Context, name, node string) *corev1.Pod {
 	t.Helper()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name, Labels: resources.Labels(f.inst)},
-		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "iris", Image: f.inst.Spec.Image}}},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{f.irisContainer()}},
 	}
 	if err := env.Client.Create(ctx, pod); err != nil {
 		t.Fatal(err)
@@ -717,7 +724,7 @@ func TestSecondFailoverRunsOnTheLease(t *testing.T) {
 
 	b := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "iris-b", Labels: resources.Labels(f.inst)},
-		Spec:       corev1.PodSpec{NodeName: f.node2, Containers: []corev1.Container{{Name: "iris", Image: f.inst.Spec.Image}}},
+		Spec:       corev1.PodSpec{NodeName: f.node2, Containers: []corev1.Container{f.irisContainer()}},
 	}
 	if err := env.Client.Create(ctx, b); err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ func (r *Reconciler) observe(ctx context.Context, inst *v1alpha1.IrisInstance) (
 	}
 	nodeNames := map[string]bool{}
 	for i := range pods.Items {
-		p := podOf(&pods.Items[i])
+		p := podOf(&pods.Items[i], inst)
 		o.Pods = append(o.Pods, p)
 		nodeNames[p.Node] = true
 	}
@@ -151,8 +151,12 @@ func uniqueVolumeName(pv *corev1.PersistentVolume) string {
 	return "kubernetes.io/csi/" + pv.Spec.CSI.Driver + "^" + pv.Spec.CSI.VolumeHandle
 }
 
-func podOf(p *corev1.Pod) fencing.Pod {
-	out := fencing.Pod{Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName, Deleting: p.DeletionTimestamp != nil, Ready: resources.PodReady(p)}
+// podOf is what the decision knows of a pod. A pod not running the agent is
+// never Ready to it (no replacement that ends a failover), but its IRIS
+// container still counts as running: a writer to fence if its node is lost.
+func podOf(p *corev1.Pod, inst *v1alpha1.IrisInstance) fencing.Pod {
+	out := fencing.Pod{Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName, Deleting: p.DeletionTimestamp != nil,
+		Ready: resources.PodReady(p) && resources.RunsAgent(p, inst)}
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.Name == resources.ContainerName && cs.State.Running != nil {
 			out.IrisRunning = true

@@ -22,6 +22,9 @@ const (
 	ReasonGrowthPossible      = "AsExpected"
 	ReasonExpansionNotAllowed = "ExpansionNotAllowed"
 	ReasonAutoGrowAtLimit     = "AutoGrowAtLimit"
+	// ReasonLargerThanSpec: the claim was grown outside irisha (kubectl
+	// edit, the reference article's way); irisha keeps the size.
+	ReasonLargerThanSpec = "LargerThanSpec"
 )
 
 // growthInput is what the growth plan is decided on.
@@ -92,6 +95,13 @@ func planGrowth(in growthInput) growthPlan {
 			100*in.usage.Ratio(), in.autoGrow.Limit.String())}
 	}
 
+	if in.autoGrow == nil && in.rec == nil && in.request.Cmp(in.spec) > 0 {
+		// Without autoGrow only a hand can have grown it. A claim cannot
+		// shrink, so the size is adopted rather than fought over.
+		p.growth = condition{metav1.ConditionTrue, ReasonLargerThanSpec, fmt.Sprintf(
+			"PersistentVolumeClaim was grown outside irisha to %s, above spec.storage.size %s; irisha keeps it (a claim cannot shrink): set spec.storage.size to %s to record it",
+			in.request.String(), in.spec.String(), in.request.String())}
+	}
 	if p.rec == nil && in.bound && target.Cmp(in.request) > 0 {
 		switch {
 		case !in.expandable:

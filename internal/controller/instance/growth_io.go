@@ -73,7 +73,7 @@ func (r *Reconciler) readGrowth(ctx context.Context, inst *v1alpha1.IrisInstance
 	}
 	in.pods = len(pods.Items)
 	for i := range pods.Items {
-		in.podReady = in.podReady || (pods.Items[i].DeletionTimestamp.IsZero() && resources.PodReady(&pods.Items[i]))
+		in.podReady = in.podReady || resources.Serving(&pods.Items[i], inst)
 	}
 	return in, nil
 }

@@ -259,16 +259,21 @@ func (r *Reconciler) announceDegraded(inst *v1alpha1.IrisInstance, next v1alpha1
 	r.event(inst, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
 }
 
-// announceGrowth emits the plan's Events (a growth started or finished).
+// announceGrowth emits the plan's Events (a growth started or finished), and
+// one when the VolumeGrowth condition turns to a reason worth telling.
 func (r *Reconciler) announceGrowth(inst *v1alpha1.IrisInstance, plan growthPlan) {
 	for _, e := range plan.events {
 		r.event(inst, e.typ, e.reason, "Resize", "%s", e.message)
 	}
-	if plan.growth.status != metav1.ConditionFalse {
+	typ := corev1.EventTypeWarning
+	switch {
+	case plan.growth.reason == ReasonLargerThanSpec:
+		typ = corev1.EventTypeNormal
+	case plan.growth.status != metav1.ConditionFalse:
 		return
 	}
 	if was := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionVolumeGrowth); was == nil || was.Reason != plan.growth.reason {
-		r.event(inst, corev1.EventTypeWarning, plan.growth.reason, "Resize", "%s", plan.growth.message)
+		r.event(inst, typ, plan.growth.reason, "Resize", "%s", plan.growth.message)
 	}
 }
 

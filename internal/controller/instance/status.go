@@ -31,6 +31,7 @@ const (
 	ReasonVolumeLost       = "VolumeLost"
 	ReasonVolumePending    = "VolumePending"
 	ReasonPodStarting      = "PodStarting"
+	ReasonNoAgent          = "NoAgent"
 	ReasonNoPod            = "NoPod"
 	ReasonPodReady         = "PodReady"
 	ReasonRolloutStable    = "RolloutComplete"
@@ -73,12 +74,12 @@ func computeStatus(inst *v1alpha1.IrisInstance, obs observed, now metav1.Time) v
 			st.Capacity = &c
 		}
 	}
-	pod := currentPod(obs.pods)
+	pod := currentPod(inst, obs.pods)
 	st.Pod, st.Node = "", ""
 	if pod != nil {
 		st.Pod, st.Node = pod.Name, pod.Spec.NodeName
 	}
-	ready := pod != nil && resources.PodReady(pod)
+	ready := pod != nil && resources.Serving(pod, inst)
 
 	switch {
 	case obs.problem != nil:
@@ -102,6 +103,10 @@ func computeStatus(inst *v1alpha1.IrisInstance, obs observed, now metav1.Time) v
 	switch {
 	case ready:
 		set(v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonPodReady, fmt.Sprintf("IRIS is ready in pod %s on node %s", pod.Name, pod.Spec.NodeName))
+	case pod != nil && !resources.RunsAgent(pod, inst):
+		set(v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonNoAgent, fmt.Sprintf(
+			"pod %s does not run the irisha agent in container %s (its command was changed), so it holds no fencing Lease and does not count; irisha puts the Deployment back",
+			pod.Name, resources.ContainerName))
 	case pod != nil:
 		set(v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPodStarting, fmt.Sprintf("pod %s is %s", pod.Name, podState(pod)))
 	default:
@@ -130,9 +135,9 @@ func computeStatus(inst *v1alpha1.IrisInstance, obs observed, now metav1.Time) v
 	return st
 }
 
-// currentPod picks the pod that speaks for the instance: a ready one, else the
-// newest one not being deleted, else the newest.
-func currentPod(pods []corev1.Pod) *corev1.Pod {
+// currentPod picks the pod that speaks for the instance: one serving it, else
+// the newest one not being deleted, else the newest.
+func currentPod(inst *v1alpha1.IrisInstance, pods []corev1.Pod) *corev1.Pod {
 	if len(pods) == 0 {
 		return nil
 	}
@@ -141,7 +146,7 @@ func currentPod(pods []corev1.Pod) *corev1.Pod {
 		return sorted[j].CreationTimestamp.Before(&sorted[i].CreationTimestamp)
 	})
 	for i := range sorted {
-		if sorted[i].DeletionTimestamp == nil && resources.PodReady(&sorted[i]) {
+		if resources.Serving(&sorted[i], inst) {
 			return &sorted[i]
 		}
 	}
