@@ -429,7 +429,9 @@ func TestRunsAgent(t *testing.T) {
 	for name, mutate := range map[string]func(*corev1.PodSpec){
 		"iris-main as the command": func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"/iris-main"} },
 		"a shell":                  func(s *corev1.PodSpec) { s.Containers[0].Command = []string{"/bin/sh", "-c", "iris start IRIS"} },
-		"no Lease":                 func(s *corev1.PodSpec) { s.Containers[0].Command = []string{AgentBinary, "agent", "run", "--", "/iris-main"} },
+		"no Lease": func(s *corev1.PodSpec) {
+			s.Containers[0].Command = []string{AgentBinary, "agent", "run", "--", "/iris-main"}
+		},
 		"the Lease only after --": func(s *corev1.PodSpec) {
 			s.Containers[0].Command = []string{AgentBinary, "agent", "run", "--", "--lease-name", FencingLeaseName(in.Instance)}
 		},
