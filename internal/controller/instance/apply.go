@@ -98,9 +98,9 @@ func (r *Reconciler) apply(ctx context.Context, inst *v1alpha1.IrisInstance, des
 
 	switch {
 	case live == nil && appliedBefore:
-		r.event(inst, corev1.EventTypeWarning, "Recreated", "Apply", "Recreated %s %s, which was deleted outside irisha", kind, desired.GetName())
+		r.eventAbout(inst, desired, corev1.EventTypeWarning, "Recreated", "Apply", "Recreated %s %s, which was deleted outside irisha", kind, desired.GetName())
 	case live == nil:
-		r.event(inst, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", kind, desired.GetName())
+		r.eventAbout(inst, desired, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", kind, desired.GetName())
 	case live.GetResourceVersion() == after.GetResourceVersion():
 		// Nothing changed: the API server made no write.
 	default:
@@ -114,11 +114,11 @@ func (r *Reconciler) apply(ctx context.Context, inst *v1alpha1.IrisInstance, des
 			if m := ssa.LastChangedBy(live, FieldManager); m != "" {
 				by = " by " + m
 			}
-			r.event(inst, corev1.EventTypeWarning, "DriftReverted", "Apply", "Reverted %s of %s %s, changed%s outside irisha, to what IrisInstance %s says",
+			r.eventAbout(inst, desired, corev1.EventTypeWarning, "DriftReverted", "Apply", "Reverted %s of %s %s, changed%s outside irisha, to what IrisInstance %s says",
 				strings.Join(changed, ", "), kind, desired.GetName(), by, inst.Name)
 			break
 		}
-		r.event(inst, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s of %s %s", strings.Join(changed, ", "), kind, desired.GetName())
+		r.eventAbout(inst, desired, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s of %s %s", strings.Join(changed, ", "), kind, desired.GetName())
 	}
 	return after, nil
 }

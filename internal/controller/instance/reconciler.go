@@ -278,7 +278,15 @@ func (r *Reconciler) announceGrowth(inst *v1alpha1.IrisInstance, plan growthPlan
 }
 
 func (r *Reconciler) event(inst *v1alpha1.IrisInstance, typ, reason, action, note string, args ...any) {
+	r.eventAbout(inst, nil, typ, reason, action, note, args...)
+}
+
+// eventAbout is event with the object it concerns as the Event's related
+// object: Events of one reason for the same instance are otherwise merged
+// into one series that shows only the first note ("Created PVC", then
+// nothing of the Deployment, Service and Role).
+func (r *Reconciler) eventAbout(inst *v1alpha1.IrisInstance, related client.Object, typ, reason, action, note string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(inst, nil, typ, reason, action, note, args...)
+		r.Recorder.Eventf(inst, related, typ, reason, action, note, args...)
 	}
 }
