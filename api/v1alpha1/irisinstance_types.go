@@ -485,6 +485,11 @@ const (
 	// ConditionVolumeGrowth is False when the volume cannot grow as asked:
 	// a class without allowVolumeExpansion, or autoGrow at its limit.
 	ConditionVolumeGrowth = "VolumeGrowth"
+	// ConditionConfigApplied says whether the running IRIS has the current
+	// CPF merge text: True once merged; False while a change that needs a
+	// restart is rolled (Restarting) or when IRIS refused it (Refused, IRIS
+	// running on its old configuration); Unknown until the agent reports.
+	ConditionConfigApplied = "ConfigApplied"
 )
 
 // IrisInstance is one InterSystems IRIS instance made highly available

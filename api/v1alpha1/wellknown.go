@@ -28,6 +28,15 @@ const (
 	// seconds of the measure>".
 	AnnotationVolumeUsage = "irisha.dev/volume-usage"
 
+	// AnnotationConfigMerge on a fencing Lease is its holder's agent's
+	// account of the CPF merge file it last acted on, JSON
+	// {"hash","outcome","message"}: outcome Applied, Restarting (a change
+	// needing a restart, which the agent rolls), Refused (IRIS refused it
+	// and runs on the old configuration, message its refusal) or Failed
+	// (the merge could not be run; retried). The operator reports it in
+	// the ConfigApplied condition.
+	AnnotationConfigMerge = "irisha.dev/config-merge"
+
 	// AnnotationVolumeExpansion on a StorageClass, set to "offline", says
 	// its driver grows a volume only while it is detached: irisha then
 	// stops IRIS for the growth (a planned outage) instead of growing it

@@ -73,6 +73,12 @@ type Config struct {
 	// VolumeMeasureInterval is how often the volume is measured.
 	VolumeMeasureInterval time.Duration
 
+	// MergeFile is the CPF merge file ($ISC_CPF_MERGE_FILE) whose changes
+	// the agent merges into the running IRIS; empty: none.
+	MergeFile string
+	// MergeCheckInterval is how often the merge file is read.
+	MergeCheckInterval time.Duration
+
 	REST *rest.Config
 }
 
@@ -83,7 +89,13 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	if len(cfg.Command) == 0 {
 		return 2, errors.New("no command to supervise: give it after --, e.g. agent run -- /iris-main")
 	}
-	fence, err := newFence(ctx, cfg, log)
+	// The merge watch's client is set once the reaper exists; its report
+	// rides on the Lease from the start.
+	var config *configWatch
+	if cfg.MergeFile != "" {
+		config = newConfigWatch(cfg.MergeFile, cfg.MergeCheckInterval, nil, log.WithName("config"))
+	}
+	fence, err := newFence(ctx, cfg, config, log)
 	if err != nil {
 		return 2, err
 	}
@@ -104,6 +116,9 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 		return 2, err
 	}
 	client := &iris.Client{Runner: iris.ExecRunner{Start: reaper.Run}, Iris: cfg.Iris}
+	if config != nil {
+		config.iris = client
+	}
 	reg, m := newRegistry()
 	h := &health{iris: client, superserver: cfg.SuperserverAddress, timeout: cfg.ProbeTimeout, metrics: m, up: make(chan struct{})}
 	stopServer, err := serve(cfg.ListenAddress, h, reg, log)
@@ -113,7 +128,7 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	defer stopServer()
 
 	r := &agentRun{cfg: cfg, log: log, fence: fence, client: client, health: h,
-		ctx: runCtx, sigs: sigs, stopRequested: ctx.Done()}
+		ctx: runCtx, sigs: sigs, stopRequested: ctx.Done(), config: config}
 	held, err := r.waitForLease()
 	if err != nil {
 		return 1, err
@@ -126,9 +141,9 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) (int, error) {
 	return r.runIris(reaper)
 }
 
-// newFence builds the fencing Lease, with the witnesses and the volume
-// usage it consults and carries.
-func newFence(ctx context.Context, cfg Config, log logr.Logger) (*lease.Lease, error) {
+// newFence builds the fencing Lease, with the witnesses it consults and the
+// volume usage and merge report (config, may be nil) it carries.
+func newFence(ctx context.Context, cfg Config, config *configWatch, log logr.Logger) (*lease.Lease, error) {
 	// The Lease gets connections of its own: a failed renewal drops them
 	// so the retry does not hang on a dead one, which must not cut the
 	// backup participant's watches.
@@ -154,10 +169,17 @@ func newFence(ctx context.Context, cfg Config, log logr.Logger) (*lease.Lease, e
 		go members.run(ctx)
 		leaseCfg.Extender, leaseCfg.TakesOverExpired = members.asker(cfg.Identity, log.WithName("witnesses")), members.takesOverExpired
 	}
+	var annotations []func() map[string]string
 	if cfg.DataMount != "" {
 		usage := &volumeUsage{path: cfg.DataMount, statsFile: cfg.VolumeStatsFile, every: cfg.VolumeMeasureInterval, log: log}
 		go usage.run(ctx)
-		leaseCfg.Annotations = usage.annotations
+		annotations = append(annotations, usage.annotations)
+	}
+	if config != nil {
+		annotations = append(annotations, config.annotations)
+	}
+	if len(annotations) > 0 {
+		leaseCfg.Annotations = joinAnnotations(annotations...)
 	}
 	return lease.New(leaseCfg, leases, log)
 }
@@ -179,6 +201,13 @@ type agentRun struct {
 	stopRequested <-chan struct{}
 	// backups is nil until IRIS is up, or when the participant failed.
 	backups *backup.Participant
+	// config applies merge file changes once IRIS is up; nil without a
+	// merge file.
+	config *configWatch
+	// restarting is set once a planned restart was asked of IRIS.
+	restarting bool
+	// configCtx ends when IRIS has exited.
+	configCtx context.Context
 }
 
 // waitForLease blocks until this agent holds the Lease (true), or a stop
@@ -205,6 +234,9 @@ func (r *agentRun) waitForLease() (bool, error) {
 // runIris starts IRIS under the Lease already held, keeps renewing it, and
 // supervises IRIS until it is gone; it returns the process exit code.
 func (r *agentRun) runIris(reaper *supervisor.Reaper) (int, error) {
+	if r.config != nil {
+		r.config.baseline()
+	}
 	proc, err := reaper.Start(r.cfg.Command[0], r.cfg.Command[1:]...)
 	if err != nil {
 		return 1, err
@@ -213,6 +245,9 @@ func (r *agentRun) runIris(reaper *supervisor.Reaper) (int, error) {
 	held := make(chan error, 1)
 	holdCtx, stopHolding := context.WithCancel(r.ctx)
 	defer stopHolding()
+	configCtx, stopConfig := context.WithCancel(r.ctx)
+	defer stopConfig()
+	r.configCtx = configCtx
 	go func() { held <- r.fence.Hold(holdCtx) }()
 	defer func() { stopBackups(r.backups, false, r.log) }()
 	return r.supervise(proc, held, stopHolding), nil
@@ -223,8 +258,12 @@ func (r *agentRun) runIris(reaper *supervisor.Reaper) (int, error) {
 // starts the backups once IRIS is up. It returns the process exit code.
 func (r *agentRun) supervise(proc *supervisor.Process, held <-chan error, stopHolding func()) int {
 	up := r.health.up
+	var restart <-chan []string
 	for {
 		select {
+		case settings := <-restart:
+			restart = nil
+			r.plannedRestart(proc, settings)
 		case <-up:
 			// Backups only once IRIS is up under the Lease: a freeze of an
 			// IRIS that may be fenced any moment is never a consistent
@@ -234,6 +273,13 @@ func (r *agentRun) supervise(proc *supervisor.Process, held <-chan error, stopHo
 			// busiest seconds.
 			up = nil
 			r.backups = startBackups(r.ctx, r.cfg, r.client, r.health.metrics, r.log)
+			if r.config != nil {
+				// Changes are merged only into an IRIS that is up: one
+				// still starting merges the file itself.
+				r.config.started()
+				restart = r.config.restart
+				go r.config.run(r.configCtx)
+			}
 		case err := <-held:
 			if err == nil {
 				continue
@@ -290,6 +336,21 @@ func (r *agentRun) forwardSignal(proc *supervisor.Process, sig os.Signal) {
 	}
 }
 
+// plannedRestart stops IRIS cleanly for merged settings that take effect
+// only at a start. iris-main then exits 0, the Lease is released (onExit)
+// and the agent exits, so the kubelet restarts the container in the same
+// pod on the same volume, where iris-main merges the file before IRIS
+// starts. The old IRIS is gone before the Lease is released, and the new
+// one starts only once it is taken again: never two writers.
+func (r *agentRun) plannedRestart(proc *supervisor.Process, settings []string) {
+	stopBackups(r.backups, true, r.log)
+	r.restarting = true
+	r.log.Info("Restarting IRIS for merged settings that need a restart", "settings", settings)
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
+		r.log.Error(err, "Signalling IRIS")
+	}
+}
+
 // requestStop asks IRIS for a clean stop when the process's own stop was
 // requested (Run's ctx ended).
 func (r *agentRun) requestStop(proc *supervisor.Process) {
@@ -313,6 +374,9 @@ func (r *agentRun) onExit(proc *supervisor.Process, stopHolding func()) int {
 	// takes its own Lease back.
 	if code == 0 {
 		r.release()
+		if r.restarting {
+			r.log.Info("Planned restart: exiting so that the container restarts and IRIS starts on the merged configuration")
+		}
 	} else {
 		r.log.Info("IRIS exited; keeping the fencing Lease for this pod's restart", "exitCode", code)
 	}

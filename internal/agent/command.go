@@ -23,6 +23,9 @@ const (
 	EnvPodName      = "POD_NAME"
 	EnvPodNamespace = "POD_NAMESPACE"
 	EnvPodUID       = "POD_UID"
+	// EnvMergeFile is IRIS's own variable for its merge file, set on the
+	// container the agent runs in.
+	EnvMergeFile = "ISC_CPF_MERGE_FILE"
 )
 
 // ExitError is how `agent run` ends with a non-zero exit code: main exits
@@ -79,6 +82,12 @@ under it) and exits with code 75, so no second IRIS can write to the volume.
 A renewal attempt gives up after a third of that time and is retried at
 once on a fresh connection, so a short network blip does not stop IRIS.
 A clean stop releases the Lease so a replacement starts at once.
+
+While IRIS runs it merges changes of the CPF merge file (--merge-file)
+with iris merge and reports the outcome on the Lease; a change to a
+setting that takes effect only at a start (gmheap, ...) stops IRIS
+cleanly, releases the Lease and exits, so the container restarts on the
+new configuration.
 
 While IRIS runs it takes part in the instance's IrisBackups: it freezes
 IRIS when a backup enters Freezing, thaws it when asked (Thawing) and, on
@@ -141,6 +150,8 @@ The pod's name, namespace and UID come from the downward API
 	f.StringVar(&cfg.VolumeStatsFile, "volume-stats-file", "", "read the data volume's size and use from this JSON file instead of statfs (the simulated cluster)")
 	f.DurationVar(&cfg.VolumeMeasureInterval, "volume-measure-interval", DefaultVolumeMeasureInterval, "how often the data volume's usage is measured")
 	_ = f.MarkHidden("volume-stats-file")
+	f.StringVar(&cfg.MergeFile, "merge-file", os.Getenv(EnvMergeFile), "CPF merge file whose changes are merged into the running IRIS with iris merge (default $"+EnvMergeFile+"); a change to a setting that needs a restart (gmheap, ...) restarts IRIS cleanly")
+	f.DurationVar(&cfg.MergeCheckInterval, "merge-check-interval", DefaultMergeCheckInterval, "how often the merge file is read for changes")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: the pod's service account)")
 	logOpts = logging.AddFlags(f)
 	_ = cmd.MarkFlagRequired("lease-name")

@@ -147,7 +147,8 @@ func irisContainer(in Inputs) corev1.Container {
 		Env: append(agentEnv(),
 			corev1.EnvVar{Name: "ISC_DATA_DIRECTORY", Value: DataDirectory(inst)},
 			// A directory mount, not subPath: subPath mounts never see updates,
-			// and IRIS watches this file to merge changes while it runs.
+			// and the agent (PID 1 here, so it reads this variable too)
+			// merges each change into the running IRIS.
 			corev1.EnvVar{Name: "ISC_CPF_MERGE_FILE", Value: path.Join(MergeMountPath, MergeFileKey)},
 		),
 		Ports:     containerPorts(spec),

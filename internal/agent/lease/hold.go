@@ -190,11 +190,7 @@ func (l *Lease) try(ctx context.Context, cur *coordinationv1.Lease, sent time.Ti
 	leases := l.client.Leases(l.cfg.Namespace)
 	next := cur.DeepCopy()
 	next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(sent))
-	if l.cfg.Annotations != nil {
-		for k, v := range l.cfg.Annotations() {
-			metav1.SetMetaDataAnnotation(&next.ObjectMeta, k, v)
-		}
-	}
+	l.annotate(next)
 	renewed, err := leases.Update(ctx, next, metav1.UpdateOptions{})
 	if err == nil {
 		return attemptResult{renewed: renewed}

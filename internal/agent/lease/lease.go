@@ -151,6 +151,9 @@ func (l *Lease) Release(ctx context.Context) error {
 	next := cur.DeepCopy()
 	next.Spec.HolderIdentity = nil
 	next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(l.cfg.Clock.Now()))
+	// The last facts ride on the release too: a planned restart's reason
+	// must reach the operator although no renewal follows.
+	l.annotate(next)
 	if _, err := l.client.Leases(l.cfg.Namespace).Update(ctx, next, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("releasing the fencing Lease: %w", err)
 	}
@@ -158,6 +161,16 @@ func (l *Lease) Release(ctx context.Context) error {
 	l.current = nil
 	l.mu.Unlock()
 	return nil
+}
+
+// annotate sets Config.Annotations on next.
+func (l *Lease) annotate(next *coordinationv1.Lease) {
+	if l.cfg.Annotations == nil {
+		return
+	}
+	for k, v := range l.cfg.Annotations() {
+		metav1.SetMetaDataAnnotation(&next.ObjectMeta, k, v)
+	}
 }
 
 // held is the Lease as last written or read by this agent, nil if it does

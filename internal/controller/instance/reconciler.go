@@ -143,9 +143,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.observe(ctx, inst, &obs); err != nil {
 		return ctrl.Result{}, err
 	}
+	if obs.config, err = r.observeConfig(ctx, inst, objs); err != nil {
+		return ctrl.Result{}, err
+	}
 
 	status := computeStatus(inst, obs, metav1.NewTime(r.Clock.Now()))
 	r.announceDegraded(inst, status)
+	r.announceConfig(inst, status)
 	if err := r.writeStatus(ctx, inst, status); err != nil {
 		if errors.Is(err, errStaleStatus) {
 			logger.V(1).Info("IrisInstance changed meanwhile; computing its status again")

@@ -51,6 +51,8 @@ type observed struct {
 	// growth is the plan for the volume's size, and what it was made from.
 	growth   *growthPlan
 	growthIn growthInput
+	// config is the ConfigApplied condition (nil: left as it is).
+	config *configState
 }
 
 type problem struct{ reason, message string }
@@ -98,6 +100,10 @@ func computeStatus(inst *v1alpha1.IrisInstance, obs observed, now metav1.Time) v
 		set(v1alpha1.ConditionResizing, g.resizing.status, g.resizing.reason, g.resizing.message)
 		set(v1alpha1.ConditionVolumeGrowth, g.growth.status, g.growth.reason, g.growth.message)
 		st.Volume = volumeStatus(inst.Status.Volume, obs.growthIn, *g)
+	}
+
+	if c := obs.config; c != nil {
+		set(v1alpha1.ConditionConfigApplied, c.status, c.reason, c.message)
 	}
 
 	switch {

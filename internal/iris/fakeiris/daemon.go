@@ -30,7 +30,7 @@ func daemon(cfg config, out io.Writer) int {
 	now := time.Now()
 	before, _, err := s.update(func(st *state) {
 		recovering := st.Pid != 0 && !st.CleanStop
-		*st = state{Pid: os.Getpid(), Phase: phaseStarting, Since: now, AlertUntil: st.AlertUntil}
+		*st = state{Pid: os.Getpid(), Phase: phaseStarting, Since: now, AlertUntil: st.AlertUntil, Config: loadEffective(cfg)}
 		if recovering {
 			st.AlertUntil = now.Add(cfg.alertDuration)
 		}

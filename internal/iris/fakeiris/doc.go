@@ -20,8 +20,13 @@
 //	iris start IRIS               starts the instance detached; returns when logons are enabled
 //	iris stop IRIS quietly        graceful stop; forced after the shutdown timeout
 //	iris force IRIS               kills the instance's process group
-//	iris merge IRIS [FILE]        validates FILE with iris.ParseMerge and merges it into
-//	                              iris.cpf; on error exits 1 naming the line
+//	iris merge IRIS [FILE]        validates FILE with iris.ParseMerge and the fake's refusals
+//	                              (a section the CPF has not, a documented range broken:
+//	                              gmheap 16384-1073741760 or 0) and merges it into iris.cpf;
+//	                              a running instance takes the live settings at once and the
+//	                              ones of iris.NeedsRestart (gmheap, ...) at its next start
+//	                              (see Effective); a refusal exits 1 naming the line or
+//	                              setting and changes nothing
 //	iris session IRIS -U%SYS "##Class(Backup.General).ExternalFreeze(...)"  5 frozen, 3 failed
 //	iris session IRIS -U%SYS "##Class(Backup.General).ExternalThaw()"      0
 //	iris session IRIS -U%SYS "##Class(Backup.General).IsWDSuspendedExt()"  5 suspended, 3 not
@@ -53,7 +58,8 @@
 // and iris-main exits 1, as the real container does not start.
 //
 //	iris.cpf              the CPF that merges update ([Startup] ShutdownTimeout is honoured)
-//	mgr/fakeiris.json     state: {"pid", "up", "phase", "since", "frozen", ...}
+//	mgr/fakeiris.json     state: {"pid", "up", "phase", "since", "frozen", "config", ...};
+//	                      "config" is the configuration the instance runs with
 //	mgr/fakeiris.control  control words, see below
 //	mgr/journal.log       "<seq> <pid> <unix-nanos>" every journal interval, fsync'ed;
 //	                      a restart continues the sequence; see ReadJournal and
@@ -70,7 +76,10 @@
 //
 //	ISC_DATA_DIRECTORY         durable %SYS (required, absolute)
 //	ISC_CPF_MERGE_FILE         merged at start: missing is reported and skipped,
-//	                           malformed fails the start
+//	                           malformed or refused fails the start. The fake does not
+//	                           watch it afterwards: real IRIS does, but whether it sees a
+//	                           Secret volume's symlink swap is unverified, so the fake
+//	                           models the worst case and only `iris merge` applies a change
 //	FAKEIRIS_SUPERSERVER       listen address (default 127.0.0.1:1972; tests use 127.0.0.1:0
 //	                           and read the port from qlist)
 //	FAKEIRIS_START_DELAY       time before logons are enabled (journal recovery)

@@ -44,40 +44,50 @@ func prepareDurableSys(cfg config) error {
 }
 
 // applyMerge merges file into iris.cpf the way `iris merge` does, after
-// validating it with the parser the operator uses; the error names the
-// failing line. [Actions] are recorded in the copy of the merge file but
-// never written to iris.cpf, where IRIS would refuse them.
-func applyMerge(cfg config, file string) error {
+// validating it with the parser the operator uses and the fake's own
+// refusals (refusal); the error names the failing setting, and a refused
+// file changes nothing. [Actions] are recorded in the copy of the merge
+// file but never written to iris.cpf, where IRIS would refuse them. It
+// returns the parsed file.
+func applyMerge(cfg config, file string) (*iris.MergeFile, error) {
 	text, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("reading merge file: %w", err)
+		return nil, fmt.Errorf("reading merge file: %w", err)
 	}
 	merge, err := iris.ParseMerge(string(text))
 	if err != nil {
-		return fmt.Errorf("merge file %s: %w", file, err)
+		return nil, fmt.Errorf("merge file %s: %w", file, err)
 	}
 	cpfText, err := os.ReadFile(cfg.cpf())
 	if err != nil {
-		return fmt.Errorf("reading the target CPF: %w", err)
+		return nil, fmt.Errorf("reading the target CPF: %w", err)
 	}
 	cpf, err := iris.ParseMerge(string(cpfText))
 	if err != nil {
-		return fmt.Errorf("the target CPF %s: %w", cfg.cpf(), err)
+		return nil, fmt.Errorf("the target CPF %s: %w", cfg.cpf(), err)
 	}
 	for _, s := range merge.Sections() {
+		if len(s.Settings) == 0 {
+			if err := refusal(s.Name, "", ""); err != nil {
+				return nil, fmt.Errorf("merge file %s: %w", file, err)
+			}
+		}
 		for _, kv := range s.Settings {
+			if err := refusal(s.Name, kv.Key, kv.Value); err != nil {
+				return nil, fmt.Errorf("merge file %s: %w", file, err)
+			}
 			if err := cpf.Set(s.Name, kv.Key, kv.Value); err != nil {
-				return fmt.Errorf("merge file %s: %w", file, err)
+				return nil, fmt.Errorf("merge file %s: %w", file, err)
 			}
 		}
 	}
 	if err := os.WriteFile(cfg.cpf(), []byte(cpf.Render()), 0o644); err != nil {
-		return fmt.Errorf("writing the CPF: %w", err)
+		return nil, fmt.Errorf("writing the CPF: %w", err)
 	}
 	if err := os.WriteFile(cfg.mgr("merged.cpf"), text, 0o644); err != nil {
-		return fmt.Errorf("recording the merge file: %w", err)
+		return nil, fmt.Errorf("recording the merge file: %w", err)
 	}
-	return nil
+	return merge, nil
 }
 
 // shutdownTimeout is how long a graceful stop may take before IRIS forces

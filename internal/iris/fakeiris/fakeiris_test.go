@@ -323,6 +323,106 @@ func TestMerge(t *testing.T) {
 	})
 }
 
+// TestMergeLive: `iris merge` on a running instance puts live settings into
+// effect at once, leaves restart-needing ones for the next start, refuses
+// values IRIS refuses without changing anything, and the fake never acts
+// on the merge file by itself (a Secret volume's symlink swap).
+func TestMergeLive(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// A Secret volume: the file is a symlink through ..data, which the
+	// kubelet swaps.
+	data1 := filepath.Join(dir, "..v1")
+	if err := os.MkdirAll(data1, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("..v1/merge.cpf", "[SQL]\nDefaultSchema=first\n")
+	if err := os.Symlink("..v1", filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	mergeFile := filepath.Join(dir, "merge.cpf")
+	if err := os.Symlink("..data/merge.cpf", mergeFile); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t, fakeiris.EnvMergeFile+"="+mergeFile)
+	main := f.run()
+	pid, _ := f.state()
+	effective := func(section, key string) string {
+		t.Helper()
+		v, _, err := fakeiris.Effective(f.dataDir, section, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := effective("SQL", "DefaultSchema"); got != "first" {
+		t.Fatalf("merged at start: DefaultSchema=%q", got)
+	}
+
+	// The swap alone changes nothing: only `iris merge` acts.
+	if err := os.MkdirAll(filepath.Join(dir, "..v2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("..v2/merge.cpf", "[SQL]\nDefaultSchema=second\n[config]\ngmheap=65536\n")
+	if err := os.Symlink("..v2", filepath.Join(dir, "..data_tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := effective("SQL", "DefaultSchema"); got != "first" {
+		t.Fatalf("the fake acted on a symlink swap: DefaultSchema=%q", got)
+	}
+
+	if err := f.client().Merge(context.Background(), mergeFile); err != nil {
+		t.Fatal(err)
+	}
+	if got := effective("SQL", "DefaultSchema"); got != "second" {
+		t.Errorf("a live setting after iris merge: DefaultSchema=%q", got)
+	}
+	if got := effective("config", "gmheap"); got != "37568" {
+		t.Errorf("gmheap took effect without a restart: %q", got)
+	}
+	if cpf, _ := os.ReadFile(filepath.Join(f.dataDir, "iris.cpf")); !strings.Contains(string(cpf), "gmheap=65536") {
+		t.Errorf("gmheap not in iris.cpf for the next start:\n%s", cpf)
+	}
+
+	for _, bad := range []string{"[config]\ngmheap=100\n", "[Bogus]\nx=1\n", "[config]\nroutines=lots\n"} {
+		cpfBefore, _ := os.ReadFile(filepath.Join(f.dataDir, "iris.cpf"))
+		err := f.client().Merge(context.Background(), write("bad.cpf", bad+"[SQL]\nDefaultSchema=bad\n"))
+		var ce *iris.CommandError
+		if !errors.As(err, &ce) || ce.Code == 0 || !strings.Contains(ce.Output, "Configuration merge failed") {
+			t.Errorf("merge of %q: %v, want a refusal", bad, err)
+		}
+		if cpf, _ := os.ReadFile(filepath.Join(f.dataDir, "iris.cpf")); string(cpf) != string(cpfBefore) {
+			t.Errorf("a refused merge changed iris.cpf:\n%s", cpf)
+		}
+		if got := effective("SQL", "DefaultSchema"); got != "second" {
+			t.Errorf("a refused merge changed the running configuration: %q", got)
+		}
+	}
+	if now, _ := f.state(); now != pid {
+		t.Errorf("merges restarted the instance: pid %d, then %d", pid, now)
+	}
+
+	// A restart reads iris.cpf, gmheap included.
+	main.signal(t, syscall.SIGTERM)
+	if code := main.exitCode(t); code != 0 {
+		t.Fatalf("iris-main exited %d", code)
+	}
+	f.run()
+	if got := effective("config", "gmheap"); got != "65536" {
+		t.Errorf("gmheap after the restart: %q", got)
+	}
+}
+
 func TestDurableSys(t *testing.T) {
 	t.Run("a volume root is refused", func(t *testing.T) {
 		f := newFake(t)

@@ -139,7 +139,7 @@ func prepare(cfg config, out io.Writer) int {
 	if cfg.mergeFile == "" {
 		return 0
 	}
-	if err := applyMerge(cfg, cfg.mergeFile); err != nil {
+	if _, err := applyMerge(cfg, cfg.mergeFile); err != nil {
 		if isNotExist(err) {
 			return say(out, 0, "[ERROR] merge file %s does not exist; continuing without it", cfg.mergeFile)
 		}
@@ -149,7 +149,9 @@ func prepare(cfg config, out io.Writer) int {
 }
 
 // merge is `iris merge IRIS [file] [cpf]`; the target CPF is always the
-// durable iris.cpf.
+// durable iris.cpf. A running instance takes the settings it can at once
+// and the others (iris.NeedsRestart) at its next start; the exit code is 0
+// either way, as the docs describe no other.
 func merge(cfg config, args []string, out io.Writer) int {
 	file := cfg.mergeFile
 	if len(args) > 0 {
@@ -158,7 +160,11 @@ func merge(cfg config, args []string, out io.Writer) int {
 	if file == "" {
 		return say(out, 1, "iris merge: no merge file given and %s is not set", EnvMergeFile)
 	}
-	if err := applyMerge(cfg, file); err != nil {
+	merged, err := applyMerge(cfg, file)
+	if err != nil {
+		return say(out, 1, "Configuration merge failed: %v", err)
+	}
+	if err := applyLive(cfg, merged); err != nil {
 		return say(out, 1, "Configuration merge failed: %v", err)
 	}
 	return say(out, 0, "Configuration merge of %s succeeded", file)

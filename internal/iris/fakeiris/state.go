@@ -34,6 +34,10 @@ type state struct {
 	// it runs crash recovery and raises alerts until AlertUntil.
 	CleanStop  bool      `json:"cleanStop"`
 	AlertUntil time.Time `json:"alertUntil,omitzero"`
+	// Config is the configuration the instance runs with, "section/key"
+	// (lower case) to value: iris.cpf as read at its start, plus what
+	// `iris merge` applied live since.
+	Config map[string]string `json:"config,omitempty"`
 }
 
 // store reads and writes the state file. Writes are serialised by an

@@ -215,7 +215,7 @@ func TestApplyMergeAndShutdownTimeout(t *testing.T) {
 		}
 	}
 	write("[Startup]\nShutdownTimeout=150\n[Actions]\nCreateDatabase:Name=A,Directory=/d/A\n")
-	if err := applyMerge(cfg, file); err != nil {
+	if _, err := applyMerge(cfg, file); err != nil {
 		t.Fatal(err)
 	}
 	cpf, _ := os.ReadFile(cfg.cpf())
@@ -224,10 +224,10 @@ func TestApplyMergeAndShutdownTimeout(t *testing.T) {
 	}
 	write("[config]\nglobals 0\n")
 	var pe *iris.ParseError
-	if err := applyMerge(cfg, file); !errors.As(err, &pe) || pe.Line != 2 {
+	if _, err := applyMerge(cfg, file); !errors.As(err, &pe) || pe.Line != 2 {
 		t.Errorf("a bad merge: %v", err)
 	}
-	if err := applyMerge(cfg, filepath.Join(t.TempDir(), "missing.cpf")); !isNotExist(err) {
+	if _, err := applyMerge(cfg, filepath.Join(t.TempDir(), "missing.cpf")); !isNotExist(err) {
 		t.Errorf("a missing merge file: %v", err)
 	}
 	cfg.shutdownTimeout = time.Second

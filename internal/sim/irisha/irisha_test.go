@@ -218,10 +218,16 @@ func bootWith(ctx context.Context, t *testing.T, witnesses bool) *booted {
 // bootOperator is bootWith with the operator's options.
 func bootOperator(ctx context.Context, t *testing.T, witnesses bool, opts simirisha.OperatorOptions) *booted {
 	t.Helper()
+	return bootRunner(ctx, t, witnesses, opts, simirisha.RunnerOptions{})
+}
+
+// bootRunner is bootOperator with the pods' runner options.
+func bootRunner(ctx context.Context, t *testing.T, witnesses bool, opts simirisha.OperatorOptions, ropts simirisha.RunnerOptions) *booted {
+	t.Helper()
 	c, err := sim.Start(ctx, sim.Options{
 		Nodes: 3, Timings: sim.FastTimings(), Log: testr.New(t),
 		KeepWorkDir: os.Getenv("IRISHA_SIM_KEEP") != "",
-		Runner:      simirisha.Runner(bins, simirisha.RunnerOptions{}),
+		Runner:      simirisha.Runner(bins, ropts),
 	})
 	if err != nil {
 		t.Fatalf("starting the sim: %v", err)

@@ -40,6 +40,11 @@ type RunnerOptions struct {
 	// Other runs the containers that are not irisha's; nil keeps them
 	// virtual (the reference deployment).
 	Other sim.ContainerRunner
+	// SecretVolumes, if set, is a directory where the Secret volumes of
+	// irisha pods (the CPF merge file) are projected and kept in sync the
+	// way the kubelet does (secretVolumes); empty: they are not mounted,
+	// and the fake IRIS starts without a merge file.
+	SecretVolumes string
 }
 
 // Runner is a sim.ContainerRunner for irisha pods: the IRIS container
@@ -49,6 +54,7 @@ type RunnerOptions struct {
 // agent binary is already on the host), and other containers go to
 // opts.Other.
 func Runner(bins Binaries, opts RunnerOptions) sim.ContainerRunner {
+	secrets := newSecretVolumes(opts.SecretVolumes)
 	return func(ctx context.Context, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
 		spec := containerSpec(env.Pod, env.Container)
 		if spec != nil && len(spec.Command) > 1 && spec.Command[0] == resources.AgentImageBinary {
@@ -65,6 +71,11 @@ func Runner(bins Binaries, opts RunnerOptions) sim.ContainerRunner {
 			}
 			return nil, nil
 		}
+		vols, err := secrets.project(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		env.Volumes = vols
 		return agentProcess(bins, opts, env, spec)
 	}
 }
