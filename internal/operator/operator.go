@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -110,7 +111,7 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 	m := NewMetrics(metrics.Registry)
 	r := &instance.Reconciler{
 		AgentImage: agentImage,
-		Client:     mgr.GetClient(),
+		Client:     client.WithFieldOwner(mgr.GetClient(), instance.FieldManager),
 		Scheme:     mgr.GetScheme(),
 		Recorder:   mgr.GetEventRecorder("irisha-operator"),
 		Clock:      clock.RealClock{},
@@ -119,8 +120,10 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
 	}
+	// One field manager per controller, so managedFields say which part
+	// of irisha wrote what.
 	f := &failover.Reconciler{
-		Client:   mgr.GetClient(),
+		Client:   client.WithFieldOwner(mgr.GetClient(), failover.FieldManager),
 		Recorder: mgr.GetEventRecorder("irisha-failover"),
 		Clock:    clock.RealClock{},
 		Timing:   fencing.DefaultTiming(),
@@ -128,7 +131,7 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 	}
 	if witnessNamespace != "" {
 		o := witnesses.NewObserver(mgr, witnessNamespace, f.Timing.SkewMargin, ctrl.Log.WithName("witnesses"))
-		if err := (&witnesses.MirrorReconciler{Client: mgr.GetClient(), Observer: o}).SetupWithManager(mgr); err != nil {
+		if err := (&witnesses.MirrorReconciler{Client: client.WithFieldOwner(mgr.GetClient(), witnesses.FieldManager), Observer: o}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the witnesses' mirror: %w", err)
 		}
 		f.Witnesses = o
@@ -137,7 +140,7 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 		return fmt.Errorf("setting up the failover controller: %w", err)
 	}
 	n := &failover.NodeReconciler{
-		Client:   mgr.GetClient(),
+		Client:   client.WithFieldOwner(mgr.GetClient(), failover.FieldManager),
 		Recorder: mgr.GetEventRecorder("irisha-failover"),
 		Clock:    clock.RealClock{},
 		Timing:   fencing.DefaultTiming(),
@@ -157,7 +160,7 @@ func setupBackups(mgr ctrl.Manager, m *backup.Metrics) error {
 		ctrl.Log.Info("This cluster serves no VolumeSnapshot API: IrisBackups will fail until the external-snapshotter CRDs are installed and the operator restarted")
 	}
 	b := &backup.Reconciler{
-		Client:        mgr.GetClient(),
+		Client:        client.WithFieldOwner(mgr.GetClient(), backup.FieldManager),
 		Scheme:        mgr.GetScheme(),
 		Recorder:      mgr.GetEventRecorder("irisha-backup"),
 		Clock:         clock.RealClock{},
@@ -167,7 +170,7 @@ func setupBackups(mgr ctrl.Manager, m *backup.Metrics) error {
 	if err := b.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisBackup controller: %w", err)
 	}
-	s := &backup.ScheduleReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("irisha-backup"), Clock: clock.RealClock{}}
+	s := &backup.ScheduleReconciler{Client: client.WithFieldOwner(mgr.GetClient(), backup.ScheduleFieldManager), Recorder: mgr.GetEventRecorder("irisha-backup"), Clock: clock.RealClock{}}
 	if err := s.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the IrisScheduledBackup controller: %w", err)
 	}

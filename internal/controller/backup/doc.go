@@ -15,3 +15,10 @@
 // The scheduled-backup controller (schedule.go) creates backups on a cron
 // schedule and deletes the old ones it created.
 package backup
+
+// Field managers of the backup controllers: the IrisBackup step machine (the
+// VolumeSnapshots it creates, backup status) and the schedules.
+const (
+	FieldManager         = "irisha-backup"
+	ScheduleFieldManager = "irisha-schedule"
+)

@@ -10,6 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -22,6 +25,11 @@ import (
 // fields it applies are owned under it, and it takes them back from anyone
 // who edits them.
 const FieldManager = "irisha-instance"
+
+// legacyFieldManagers wrote the owned objects before irisha applied them:
+// the field manager the API server derived from the operator binary's user
+// agent, for its creates and updates.
+var legacyFieldManagers = sets.New("irisha-manager")
 
 // ConflictError is an object irisha would create that already exists and
 // belongs to something else. irisha never takes such an object over.
@@ -65,6 +73,9 @@ func (r *Reconciler) apply(ctx context.Context, inst *v1alpha1.IrisInstance, des
 	if live != nil {
 		if err := check(live); err != nil {
 			return nil, err
+		}
+		if err := r.upgradeManagedFields(ctx, live); err != nil {
+			return nil, fmt.Errorf("taking over %s %s from the irisha before server-side apply: %w", kind, desired.GetName(), err)
 		}
 	}
 	cfg, intent, err := ssa.Configuration(desired, r.Scheme)
@@ -121,6 +132,21 @@ func (r *Reconciler) apply(ctx context.Context, inst *v1alpha1.IrisInstance, des
 		r.eventAbout(inst, desired, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s of %s %s", strings.Join(changed, ", "), kind, desired.GetName())
 	}
 	return after, nil
+}
+
+// upgradeManagedFields hands the fields an irisha before server-side apply
+// wrote (by update, under legacyFieldManagers) to FieldManager, so that the
+// apply owns them: a field it no longer sets (the old hash stamp, for one)
+// is then removed, not left forever under a manager nobody runs.
+// https://kubernetes.io/docs/reference/using-api/server-side-apply/#upgrading-from-client-side-apply-to-server-side-apply
+func (r *Reconciler) upgradeManagedFields(ctx context.Context, live client.Object) error {
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, legacyFieldManagers, FieldManager)
+	if err != nil || patch == nil {
+		return err
+	}
+	// The patch carries the resourceVersion it was computed from: a
+	// conflict means the object moved on, and the reconcile is retried.
+	return r.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch))
 }
 
 // typed converts an object the API server returned into its Go type.

@@ -293,3 +293,33 @@ func managersOf(o client.Object) []string {
 	}
 	return out
 }
+
+// TestUpgradeFromTheHashStamp: objects written by an irisha before
+// server-side apply (created and updated under the binary's own field
+// manager, with a hash stamp annotation) are taken over: the old manager's
+// fields become irisha-instance's, and the stamp, which no apply sets any
+// more, goes.
+func TestUpgradeFromTheHashStamp(t *testing.T) {
+	ctx := t.Context()
+	d := newDrift(t, ctx)
+	const stamp = "irisha.dev/spec-hash"
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep := d.deployment(t, ctx)
+		dep.Annotations = map[string]string{stamp: "0123456789abcdef0123"}
+		dep.Spec.Template.Spec.Containers[0].Image = "intersystems/iris:old"
+		return env.Client.Update(ctx, dep, client.FieldOwner("irisha-manager"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d.reconcileOnce(t, ctx)
+	dep := d.deployment(t, ctx)
+	if _, ok := dep.Annotations[stamp]; ok {
+		t.Errorf("the hash stamp stayed: %v", dep.Annotations)
+	}
+	if by := managersOf(dep); slices.Contains(by, "irisha-manager") {
+		t.Errorf("managers %q still hold the old irisha's", by)
+	}
+	if img := dep.Spec.Template.Spec.Containers[0].Image; img != d.inst.Spec.Image {
+		t.Errorf("image %s, want the spec's %s", img, d.inst.Spec.Image)
+	}
+}

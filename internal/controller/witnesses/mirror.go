@@ -20,6 +20,9 @@ import (
 	"github.com/irisha/irisha/internal/witness"
 )
 
+// FieldManager is the mirror's name in managedFields.
+const FieldManager = "irisha-witnesses"
+
 // MirrorReconciler keeps, in each instance's namespace, the ConfigMap its
 // agent reads the witnesses from (resources.WitnessesConfigMapName): the
 // agent's Role reaches nothing outside its namespace.
