@@ -1,16 +1,19 @@
 package failover
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/resources"
@@ -19,8 +22,8 @@ import (
 // leaseClock remembers when the operator first saw each fencing Lease's
 // current holder and renew time, on its own clock, as client-go's leader
 // election does: expiry then needs no agreement between the agent's clock
-// and the operator's. It is fed by the watch itself, so renewals are timed
-// as they arrive without a reconcile each.
+// and the operator's. It is fed by the watch itself (its handler), so
+// renewals are timed as they arrive without a reconcile each.
 //
 // It times node Leases (kube-node-lease) the same way, which tells when a
 // node is back (fencing.TidyNode), and remembers when it first saw irisha's
@@ -116,43 +119,46 @@ func (c *leaseClock) forget(key types.NamespacedName) {
 	delete(c.seen, key)
 }
 
-// predicate times every renewal of an instance's fencing Lease but lets
-// only creations, deletions and holder changes through, so renewals every
-// few seconds per instance do not flood the work queue. Other Leases never
-// wake anything.
-func (c *leaseClock) predicate() predicate.Predicate {
-	return predicate.And(predicate.NewPredicateFuncs(isFencingLease), c.timer(true))
-}
-
-// nodeLeaseTimer times node Leases and lets nothing through: a node that is
-// back is found by the node pass's periodic look at the nodes irisha marked.
-func (c *leaseClock) nodeLeaseTimer() predicate.Predicate {
-	return predicate.And(predicate.NewPredicateFuncs(isNodeLease), c.timer(false))
-}
-
-// timer times the Leases it sees; wake says whether creations, deletions
-// and holder changes are let through.
-func (c *leaseClock) timer(wake bool) predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc: func(e event.CreateEvent) bool {
+// handler times every Lease event it is given, as an event handler rather
+// than a predicate so that predicates stay filters. It enqueues, through
+// wake, the creations, deletions and holder changes of the Leases it times,
+// not their renewals: those come every few seconds per instance and would
+// flood the work queue. With wake nil it enqueues nothing (node Leases: a
+// node that is back is found by the node pass's periodic look at the nodes
+// irisha marked).
+func (c *leaseClock) handler(wake handler.MapFunc) handler.EventHandler {
+	enqueue := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if wake == nil {
+			return
+		}
+		for _, req := range wake(ctx, o) {
+			q.Add(req)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if l, ok := e.Object.(*coordinationv1.Lease); ok {
 				c.observe(l)
 			}
-			return wake
+			enqueue(ctx, e.Object, q)
 		},
-		UpdateFunc: func(e event.UpdateEvent) bool {
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			l, ok := e.ObjectNew.(*coordinationv1.Lease)
 			if !ok {
-				return wake
+				enqueue(ctx, e.ObjectNew, q)
+				return
 			}
-			_, changed := c.observe(l)
-			return wake && changed
+			if _, changed := c.observe(l); changed {
+				enqueue(ctx, l, q)
+			}
 		},
-		DeleteFunc: func(e event.DeleteEvent) bool {
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			c.forget(types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
-			return wake
+			enqueue(ctx, e.Object, q)
 		},
-		GenericFunc: func(event.GenericEvent) bool { return wake },
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
 	}
 }
 

@@ -10,13 +10,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/irisha/irisha/api/v1alpha1"
+	"github.com/irisha/irisha/internal/controller/mapping"
 	"github.com/irisha/irisha/internal/resources"
 )
 
@@ -59,24 +62,40 @@ func TestNodeLeaseRenewalsAreTimedOnArrival(t *testing.T) {
 }
 
 // Node Leases are timed by the watch but never wake a reconcile; fencing
-// Leases wake one on creation and holder changes only; other Leases are
-// neither timed nor let through.
-func TestLeasePredicates(t *testing.T) {
+// Leases wake one on creation, deletion and holder changes only; other
+// Leases are filtered out before any handler sees them.
+func TestLeaseHandlers(t *testing.T) {
 	clk := clocktesting.NewFakePassiveClock(start)
 	c := newLeaseClock(clk)
-	p, timer := c.predicate(), c.nodeLeaseTimer()
-	old, renewed := nodeLease("node-1", start), nodeLease("node-1", start.Add(10*time.Second))
-	if p.Create(event.CreateEvent{Object: old}) || p.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: renewed}) {
-		t.Error("a node Lease woke a reconcile")
+	ctx := t.Context()
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer q.ShutDown()
+	woken := func() int {
+		n := q.Len()
+		for q.Len() > 0 {
+			req, _ := q.Get()
+			q.Done(req)
+			q.Forget(req)
+		}
+		return n
 	}
-	if timer.Create(event.CreateEvent{Object: old}) || timer.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: renewed}) {
-		t.Error("the node pass's timer let a node Lease through")
+	fencing, nodes := c.handler(mapping.ByInstanceLabel), c.handler(nil)
+
+	old, renewed := nodeLease("node-1", start), nodeLease("node-1", start.Add(10*time.Second))
+	if !isNodeLease(old) || isFencingLease(old) {
+		t.Fatal("a node Lease is not told from a fencing Lease")
+	}
+	nodes.Create(ctx, event.CreateEvent{Object: old}, q)
+	nodes.Update(ctx, event.UpdateEvent{ObjectOld: old, ObjectNew: renewed}, q)
+	if n := woken(); n != 0 {
+		t.Errorf("a node Lease woke %d reconciles", n)
 	}
 	if c.renewedAt(nodeLeaseKey("node-1")).IsZero() {
 		t.Error("the node Lease's renewal was not timed")
 	}
-	if timer.Delete(event.DeleteEvent{Object: renewed}) {
-		t.Error("the node pass's timer let a node Lease's deletion through")
+	nodes.Delete(ctx, event.DeleteEvent{Object: renewed}, q)
+	if n := woken(); n != 0 {
+		t.Errorf("a node Lease's deletion woke %d reconciles", n)
 	}
 
 	fencingLease := func(holder string, renew time.Time) *coordinationv1.Lease {
@@ -86,22 +105,26 @@ func TestLeasePredicates(t *testing.T) {
 		}
 	}
 	a := fencingLease("iris-a_uid-a", start)
-	if !p.Create(event.CreateEvent{Object: a}) {
-		t.Error("a fencing Lease's creation was not let through")
+	fencing.Create(ctx, event.CreateEvent{Object: a}, q)
+	if n := woken(); n != 1 {
+		t.Errorf("a fencing Lease's creation woke %d reconciles, want 1", n)
 	}
-	if p.Update(event.UpdateEvent{ObjectOld: a, ObjectNew: fencingLease("iris-a_uid-a", start.Add(2*time.Second))}) {
-		t.Error("a fencing Lease's renewal woke a reconcile")
+	clk.SetTime(start.Add(2 * time.Second))
+	fencing.Update(ctx, event.UpdateEvent{ObjectOld: a, ObjectNew: fencingLease("iris-a_uid-a", start.Add(2*time.Second))}, q)
+	if n := woken(); n != 0 {
+		t.Errorf("a fencing Lease's renewal woke %d reconciles", n)
 	}
-	if !p.Update(event.UpdateEvent{ObjectOld: a, ObjectNew: fencingLease("iris-b_uid-b", start.Add(3*time.Second))}) {
-		t.Error("a fencing Lease's new holder was not let through")
+	if got := c.renewedAt(client.ObjectKeyFromObject(a)); !got.Equal(start.Add(2 * time.Second)) {
+		t.Errorf("the renewal was timed at %s, want when it arrived", got)
+	}
+	fencing.Update(ctx, event.UpdateEvent{ObjectOld: a, ObjectNew: fencingLease("iris-b_uid-b", start.Add(3*time.Second))}, q)
+	if n := woken(); n != 1 {
+		t.Errorf("a fencing Lease's new holder woke %d reconciles, want 1", n)
 	}
 
 	other := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-scheduler"}}
-	if p.Create(event.CreateEvent{Object: other}) {
-		t.Error("another Lease was let through")
-	}
-	if _, timed := c.seen[client.ObjectKeyFromObject(other)]; timed {
-		t.Error("another Lease was timed")
+	if isFencingLease(other) || isNodeLease(other) {
+		t.Error("another Lease passes a filter")
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -87,7 +86,7 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Node{}, builder.WithPredicates(marked())).
-		Watches(&coordinationv1.Lease{}, handler.Funcs{}, builder.WithPredicates(r.seen.nodeLeaseTimer())).
+		Watches(&coordinationv1.Lease{}, r.seen.handler(nil), builder.WithPredicates(predicate.NewPredicateFuncs(isNodeLease))).
 		Named("failover-nodes").
 		Complete(r)
 }

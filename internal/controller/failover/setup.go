@@ -65,7 +65,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.IrisInstance{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(mapping.ByInstanceLabel), builder.WithPredicates(r.leases.predicate())).
+		Watches(&coordinationv1.Lease{}, r.leases.handler(mapping.ByInstanceLabel), builder.WithPredicates(predicate.NewPredicateFuncs(isFencingLease))).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(mapping.ByInstanceLabel)).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.onNode), builder.WithPredicates(nodeChanged())).
 		Watches(&storagev1.VolumeAttachment{}, handler.EnqueueRequestsFromMapFunc(r.onAttachment)).
