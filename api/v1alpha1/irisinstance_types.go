@@ -476,6 +476,12 @@ const (
 	// does not reach the API server, so the agent may be keeping IRIS
 	// running through a control-plane outage.
 	ConditionFailoverHeld = "FailoverHeld"
+	// ConditionFailingOver (the failover controller's) is True from the
+	// moment a pod is declared dead until its replacement is Ready (reason
+	// Detected, then Fenced once the old pod and its attachment are gone),
+	// so `kubectl wait --for=condition=FailingOver=false` follows a failover;
+	// False otherwise, saying how the last one ended.
+	ConditionFailingOver = "FailingOver"
 	// ConditionResizing is True while the volume grows, until the claim
 	// reports the new capacity.
 	ConditionResizing = "Resizing"

@@ -155,6 +155,7 @@ func startRecord(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.T
 	st.LastFailover = rec
 	st.Failovers++
 	st.Fencing = d.Verdict
+	meta.SetStatusCondition(&st.Conditions, failingOver(rec, now))
 }
 
 // progress records what the decision says about the failover in progress.
@@ -171,7 +172,13 @@ func progress(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time
 		}
 		meta.SetStatusCondition(&st.Conditions, c)
 	}
-	rec := st.LastFailover
+	advance(st.LastFailover, d, now)
+	meta.SetStatusCondition(&st.Conditions, failingOver(st.LastFailover, now))
+}
+
+// advance records the steps the decision shows of the failover in progress
+// (none when rec has ended).
+func advance(rec *v1alpha1.FailoverRecord, d fencing.Decision, now time.Time) {
 	if rec == nil || rec.ReadyAt != nil || rec.Abandoned {
 		return
 	}
@@ -185,6 +192,33 @@ func progress(st *v1alpha1.IrisInstanceStatus, d fencing.Decision, now time.Time
 	case d.Aborted:
 		rec.Abandoned = true
 	}
+}
+
+// Reasons of the FailingOver condition.
+const (
+	ReasonDetected   = "Detected"
+	ReasonFenced     = "Fenced"
+	ReasonRecovered  = "Recovered"
+	ReasonAbandoned  = "Abandoned"
+	ReasonNoFailover = "NoFailover"
+)
+
+// failingOver is the FailingOver condition of the failover rec records.
+func failingOver(rec *v1alpha1.FailoverRecord, now time.Time) metav1.Condition {
+	c := metav1.Condition{Type: v1alpha1.ConditionFailingOver, Status: metav1.ConditionFalse, Reason: ReasonNoFailover,
+		Message: "no failover has run", LastTransitionTime: metav1.NewTime(now)}
+	switch {
+	case rec == nil:
+	case rec.Abandoned:
+		c.Reason, c.Message = ReasonAbandoned, fmt.Sprintf("the failover of pod %s on node %s was abandoned: its agent renewed the Lease before it was fenced", rec.Pod, rec.Node)
+	case rec.ReadyAt != nil:
+		c.Reason, c.Message = ReasonRecovered, fmt.Sprintf("pod %s on node %s failed over (%s) and a replacement was Ready %s s later", rec.Pod, rec.Node, rec.Reason, rec.Seconds)
+	case rec.FencedAt != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ReasonFenced, fmt.Sprintf("pod %s on node %s is fenced (%s): waiting for its replacement to be Ready", rec.Pod, rec.Node, rec.Reason)
+	default:
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ReasonDetected, fmt.Sprintf("pod %s on node %s was declared dead (%s): fencing it", rec.Pod, rec.Node, rec.Reason)
+	}
+	return c
 }
 
 // announce emits the Events and metrics of what progress recorded: the
