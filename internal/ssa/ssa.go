@@ -18,9 +18,15 @@ import (
 	"encoding/json"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
@@ -77,25 +83,39 @@ func dropNulls(v any) {
 	}
 }
 
-// Fingerprint identifies what of a live object an apply can change: all of
-// it but its status and the bookkeeping every write moves (the resource
-// version, managedFields). A status update by another controller leaves it
-// as it is, so it does not make irisha apply again.
-func Fingerprint(obj client.Object) (string, error) {
-	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+// Fingerprint identifies what of a live object an apply by manager would
+// look at: the fields manager owns and their values (client-go's Extract,
+// the read half of an apply). Another controller's write elsewhere (the
+// Deployment controller's revision annotation, any status) leaves it as it
+// is; an edit of one of manager's fields, or a field taken over by another
+// manager, changes it.
+func Fingerprint(obj client.Object, manager string) (string, error) {
+	var (
+		owned any
+		err   error
+	)
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		owned, err = appsv1ac.ExtractDeployment(o, manager)
+	case *corev1.Service:
+		owned, err = corev1ac.ExtractService(o, manager)
+	case *corev1.ServiceAccount:
+		owned, err = corev1ac.ExtractServiceAccount(o, manager)
+	case *corev1.Secret:
+		owned, err = corev1ac.ExtractSecret(o, manager)
+	case *corev1.PersistentVolumeClaim:
+		owned, err = corev1ac.ExtractPersistentVolumeClaim(o, manager)
+	case *rbacv1.Role:
+		owned, err = rbacv1ac.ExtractRole(o, manager)
+	case *rbacv1.RoleBinding:
+		owned, err = rbacv1ac.ExtractRoleBinding(o, manager)
+	default:
+		return "", fmt.Errorf("no apply configuration for %T", obj)
+	}
 	if err != nil {
-		return "", fmt.Errorf("converting %s: %w", obj.GetName(), err)
+		return "", fmt.Errorf("reading the fields %s owns in %s: %w", manager, obj.GetName(), err)
 	}
-	// The type is not part of what an object holds: a typed client's reads
-	// leave it empty, an apply's response sets it.
-	for _, f := range []string{"status", "apiVersion", "kind"} {
-		delete(raw, f)
-	}
-	if md, ok := raw["metadata"].(map[string]any); ok {
-		delete(md, "resourceVersion")
-		delete(md, "managedFields")
-	}
-	return hashOf(raw)
+	return hashOf(owned)
 }
 
 func hashOf(v any) (string, error) {

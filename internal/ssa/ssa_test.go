@@ -82,34 +82,51 @@ func TestIntentFollowsTheObject(t *testing.T) {
 	}
 }
 
-func TestFingerprintIgnoresBookkeeping(t *testing.T) {
-	print := func(d *appsv1.Deployment) string {
-		f, err := Fingerprint(d)
+// owning gives d a managedFields entry by which manager m owns its replicas
+// and its label app, as an apply of those would leave.
+func owning(d *appsv1.Deployment) {
+	d.ManagedFields = []metav1.ManagedFieldsEntry{{
+		Manager: "m", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "apps/v1", FieldsType: "FieldsV1",
+		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{}}}`)},
+	}}
+}
+
+func TestFingerprintIsWhatTheManagerOwns(t *testing.T) {
+	fingerprint := func(mutate func(*appsv1.Deployment)) string {
+		d := deployment(owning)
+		if mutate != nil {
+			mutate(d)
+		}
+		f, err := Fingerprint(d, "m")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return f
 	}
-	base := print(deployment())
+	base := fingerprint(nil)
 	for name, same := range map[string]func(*appsv1.Deployment){
 		"status":           func(d *appsv1.Deployment) { d.Status.ReadyReplicas = 1 },
 		"resource version": func(d *appsv1.Deployment) { d.ResourceVersion = "42" },
-		"managed fields":   func(d *appsv1.Deployment) { d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "x"}} },
-		"type meta":        func(d *appsv1.Deployment) { d.APIVersion, d.Kind = "apps/v1", "Deployment" },
+		"another's annotation": func(d *appsv1.Deployment) {
+			d.Annotations = map[string]string{"deployment.kubernetes.io/revision": "2"}
+		},
+		"a field m does not own": func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "iris:2" },
 	} {
-		if print(deployment(same)) != base {
-			t.Errorf("a change of the %s changes the fingerprint", name)
+		if fingerprint(same) != base {
+			t.Errorf("a change of %s changes the fingerprint", name)
 		}
 	}
 	for name, other := range map[string]func(*appsv1.Deployment){
-		"replicas":   func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](2) },
-		"command":    func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Command = []string{"iris-main"} },
-		"label":      func(d *appsv1.Deployment) { d.Labels["x"] = "y" },
-		"generation": func(d *appsv1.Deployment) { d.Generation = 7 },
+		"replicas (kubectl scale)": func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](2) },
+		"m's label":                func(d *appsv1.Deployment) { d.Labels["app"] = "other" },
+		"ownership taken":          func(d *appsv1.Deployment) { d.ManagedFields[0].Manager = "kubectl-edit" },
 	} {
-		if print(deployment(other)) == base {
-			t.Errorf("a change of the %s keeps the fingerprint", name)
+		if fingerprint(other) == base {
+			t.Errorf("a change of %s keeps the fingerprint", name)
 		}
+	}
+	if _, err := Fingerprint(&corev1.ConfigMap{}, "m"); err == nil {
+		t.Error("a kind irisha does not apply has a fingerprint")
 	}
 }
 

@@ -59,8 +59,9 @@ func (r *Reconciler) applyOwned(ctx context.Context, inst *v1alpha1.IrisInstance
 }
 
 // apply is applyOwned's core, shared with the claim: check vets the live
-// object before anything is written, and may fit desired to it. It returns the object as the API
-// server has it afterwards (or as the cache had it when nothing was sent).
+// object before anything is written, and may fit desired to it. It returns
+// the object as the API server has it afterwards (or as the cache had it
+// when nothing was sent).
 func (r *Reconciler) apply(ctx context.Context, inst *v1alpha1.IrisInstance, desired client.Object, check func(live client.Object) error) (client.Object, error) {
 	kind := kindOf(r.Scheme, desired)
 	live := desired.DeepCopyObject().(client.Object)
@@ -84,11 +85,11 @@ func (r *Reconciler) apply(ctx context.Context, inst *v1alpha1.IrisInstance, des
 	}
 	key := ssa.Key{GroupKind: cfg.GroupVersionKind().GroupKind(), NamespacedName: client.ObjectKeyFromObject(desired)}
 	if live != nil {
-		print, err := ssa.Fingerprint(live)
+		fp, err := ssa.Fingerprint(live, FieldManager)
 		if err != nil {
 			return nil, err
 		}
-		if r.applied.Unchanged(key, live.GetUID(), print, intent) {
+		if r.applied.Unchanged(key, live.GetUID(), fp, intent) {
 			return live, nil
 		}
 	}
@@ -101,37 +102,45 @@ func (r *Reconciler) apply(ctx context.Context, inst *v1alpha1.IrisInstance, des
 	if err != nil {
 		return nil, fmt.Errorf("reading the applied %s %s: %w", kind, desired.GetName(), err)
 	}
-	print, err := ssa.Fingerprint(after)
+	fp, err := ssa.Fingerprint(after, FieldManager)
 	if err != nil {
 		return nil, err
 	}
-	r.applied.Remember(key, ssa.Applied{Owner: client.ObjectKeyFromObject(inst), UID: after.GetUID(), Fingerprint: print, Intent: intent})
+	r.applied.Remember(key, ssa.Applied{Owner: client.ObjectKeyFromObject(inst), UID: after.GetUID(), Fingerprint: fp, Intent: intent})
+	r.announceApply(inst, kind, live, after, appliedBefore, appliedBefore && last.Intent == intent)
+	return after, nil
+}
 
+// announceApply tells what an apply did to an object: created it (again,
+// if irisha had applied it before: it was deleted), or changed some of its
+// field groups. When irisha's intent was the same as at its last apply, the
+// change undid someone else's edit: a Warning naming what was put back.
+func (r *Reconciler) announceApply(inst *v1alpha1.IrisInstance, kind string, live, after client.Object, appliedBefore, sameIntent bool) {
+	name := after.GetName()
 	switch {
 	case live == nil && appliedBefore:
-		r.eventAbout(inst, desired, corev1.EventTypeWarning, "Recreated", "Apply", "Recreated %s %s, which was deleted outside irisha", kind, desired.GetName())
+		r.eventAbout(inst, after, corev1.EventTypeWarning, "Recreated", "Apply", "Recreated %s %s, which was deleted outside irisha", kind, name)
+		return
 	case live == nil:
-		r.eventAbout(inst, desired, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", kind, desired.GetName())
+		r.eventAbout(inst, after, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", kind, name)
+		return
 	case live.GetResourceVersion() == after.GetResourceVersion():
-		// Nothing changed: the API server made no write.
-	default:
-		changed := ssa.ChangedGroups(live, after)
-		if len(changed) == 0 {
-			// Only the ownership of fields moved back to irisha.
-			break
-		}
-		if appliedBefore && last.Intent == intent {
-			by := ""
-			if m := ssa.LastChangedBy(live, FieldManager); m != "" {
-				by = " by " + m
-			}
-			r.eventAbout(inst, desired, corev1.EventTypeWarning, "DriftReverted", "Apply", "Reverted %s of %s %s, changed%s outside irisha, to what IrisInstance %s says",
-				strings.Join(changed, ", "), kind, desired.GetName(), by, inst.Name)
-			break
-		}
-		r.eventAbout(inst, desired, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s of %s %s", strings.Join(changed, ", "), kind, desired.GetName())
+		return // the API server made no write
 	}
-	return after, nil
+	changed := strings.Join(ssa.ChangedGroups(live, after), ", ")
+	switch {
+	case changed == "":
+		// Only the ownership of fields moved back to irisha.
+	case sameIntent:
+		by := ""
+		if m := ssa.LastChangedBy(live, FieldManager); m != "" {
+			by = " by " + m
+		}
+		r.eventAbout(inst, after, corev1.EventTypeWarning, "DriftReverted", "Apply", "Reverted %s of %s %s, changed%s outside irisha, to what IrisInstance %s says",
+			changed, kind, name, by, inst.Name)
+	default:
+		r.eventAbout(inst, after, corev1.EventTypeNormal, "Updated", "Apply", "Updated %s of %s %s", changed, kind, name)
+	}
 }
 
 // upgradeManagedFields hands the fields an irisha before server-side apply
