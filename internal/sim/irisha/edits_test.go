@@ -21,7 +21,7 @@ import (
 
 // TestUserEditsPutBack does to a running instance what a user of the
 // reference article would: `kubectl scale` to 0 (its way to grow a volume)
-// and an IRIS container command without the agent. Each is put back by the
+// and to 2, and an IRIS container command without the agent. Each is put back by the
 // operator with a DriftReverted Event and the instance is Ready again on a
 // pod that runs the agent; at no moment is it Ready through a pod that does
 // not, and W1 holds throughout.
@@ -45,6 +45,25 @@ func TestUserEditsPutBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitEvent(ctx, t, r.b.cluster.Clientset(), "DriftReverted")
+	waitServing(ctx, t, cl, r.inst)
+
+	// Two replicas: the second pod's agent would wait for the Lease; the
+	// Deployment is put back to one at once.
+	scale.Spec.Replicas = 2
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := cl.Get(ctx, depKey, dep); err != nil {
+			return err
+		}
+		scale.ResourceVersion = ""
+		return cl.SubResource("scale").Update(ctx, dep, client.WithSubResourceBody(scale), client.FieldOwner("kubectl"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(ctx, func(ctx context.Context) bool {
+		return cl.Get(ctx, depKey, dep) == nil && dep.Spec.Replicas != nil && *dep.Spec.Replicas == 1
+	}); err != nil {
+		t.Fatalf("replicas not put back to 1: %v", err)
+	}
 	waitServing(ctx, t, cl, r.inst)
 
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
