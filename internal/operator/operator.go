@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -58,7 +59,8 @@ type Options struct {
 	// and reconciles to these namespaces; empty: all. Cluster-scoped
 	// objects (Nodes, PersistentVolumes, VolumeAttachments) are watched
 	// either way, and cacheOptions adds the namespaces the failover
-	// controller reads outside the instances' own.
+	// controller reads outside the instances' own. Both caches
+	// (cacheOptions, referencesOptions) keep to them.
 	WatchNamespaces []string
 	AgentImage      string
 	// KubeAPIQPS and KubeAPIBurst bound the operator's requests. A node
@@ -105,8 +107,9 @@ func NewMetrics(reg prometheus.Registerer) Metrics {
 // SetupControllers registers every irisha controller with mgr, and their
 // metrics with controller-runtime's registry (so once per process); with
 // witnessNamespace, the failover controller waits for the node witnesses
-// there.
-func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) error {
+// there. references is the cache the instance controller watches the
+// referenced ConfigMaps' and Secrets' metadata in (newReferencesCache).
+func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string, references cache.Cache) error {
 	m := NewMetrics(metrics.Registry)
 	r := &instance.Reconciler{
 		AgentImage: agentImage,
@@ -116,7 +119,7 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 		Clock:      clock.RealClock{},
 		Metrics:    m.Instance,
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
+	if err := r.SetupWithReferences(mgr, references); err != nil {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
 	}
 	f := &failover.Reconciler{
@@ -177,9 +180,32 @@ func setupBackups(mgr ctrl.Manager, m *backup.Metrics) error {
 // NewManager builds the operator's manager on cfg, with every controller
 // and the health checks registered; Start runs it.
 func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
-	scheme, err := NewScheme()
+	mgr, references, err := newManager(cfg, opts)
 	if err != nil {
 		return nil, err
+	}
+	if err := SetupControllers(mgr, opts.AgentImage, opts.WitnessNamespace, references); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr.GetCache())); err != nil {
+		return nil, fmt.Errorf("adding the readiness check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("reference-caches", cachesSynced(references)); err != nil {
+		return nil, fmt.Errorf("adding the readiness check of the referenced objects' cache: %w", err)
+	}
+	return mgr, nil
+}
+
+// newManager is NewManager's manager before any controller: its own cache
+// (cacheOptions) and the cache of the referenced objects' metadata
+// (newReferencesCache), which it returns too.
+func newManager(cfg *rest.Config, opts Options) (manager.Manager, cache.Cache, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, nil, err
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
@@ -207,18 +233,13 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("creating the manager: %w", err)
+		return nil, nil, fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := SetupControllers(mgr, opts.AgentImage, opts.WitnessNamespace); err != nil {
-		return nil, err
+	references, err := newReferencesCache(mgr, opts)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return nil, fmt.Errorf("adding the health check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr.GetCache())); err != nil {
-		return nil, fmt.Errorf("adding the readiness check: %w", err)
-	}
-	return mgr, nil
+	return mgr, references, nil
 }
 
 // Run starts the operator on the kubeconfig's cluster (or the in-cluster
