@@ -201,8 +201,9 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 
 // newManager is NewManager's manager before any controller: its own cache
 // (cacheOptions) and the cache of the referenced objects' metadata
-// (newReferencesCache), which it returns too.
-func newManager(cfg *rest.Config, opts Options) (manager.Manager, cache.Cache, error) {
+// (newReferencesCache), which it returns too. tweaks change the manager's
+// options last (tests).
+func newManager(cfg *rest.Config, opts Options, tweaks ...func(*ctrl.Options)) (manager.Manager, cache.Cache, error) {
 	scheme, err := NewScheme()
 	if err != nil {
 		return nil, nil, err
@@ -212,7 +213,7 @@ func newManager(cfg *rest.Config, opts Options) (manager.Manager, cache.Cache, e
 	// Its own name in the API server's audit log and metrics: the agents
 	// run the same binary.
 	cfg.UserAgent = "irisha-operator/" + version.Version
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	o := ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   cacheOptions(opts),
 		Metrics:                 metricsServerOptions(opts),
@@ -231,7 +232,11 @@ func newManager(cfg *rest.Config, opts Options) (manager.Manager, cache.Cache, e
 		// (cmd/irisha-manager). Nothing may run after Run returns.
 		// https://pkg.go.dev/sigs.k8s.io/controller-runtime/pkg/manager#Options
 		LeaderElectionReleaseOnCancel: true,
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&o)
+	}
+	mgr, err := ctrl.NewManager(cfg, o)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the manager: %w", err)
 	}
