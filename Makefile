@@ -106,7 +106,7 @@ bench-backup: testbin ## Backup benchmark: 50 irisha backups and 50 runs of the 
 	go run ./bench/backup
 
 .PHONY: bench-scale
-bench-scale: testbin ## Scale benchmark: operator RSS and IrisInstance Ready latency, 100 instances in a simulated cluster that also holds 2,000 unrelated pods and 2,000 Secrets (~10 min; -baseline BIN compares another build).
+bench-scale: testbin ## Scale benchmark: operator RSS and IrisInstance Ready latency, 100 instances in a simulated cluster that also holds 2,000 unrelated pods and 2,000 Secrets (~3 min; -baseline BIN also runs another build, alternated).
 	go run ./bench/scale
 
 .PHONY: bench-failover
