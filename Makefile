@@ -105,6 +105,10 @@ bench-outage: testbin ## Control-plane outage benchmark: API server cut 30 s and
 bench-backup: testbin ## Backup benchmark: 50 irisha backups and 50 runs of the reference's freeze/snapshot/thaw script, alternated, one simulated cluster, snapshots ready 3 s after the cut (~7 min).
 	go run ./bench/backup
 
+.PHONY: bench-scale
+bench-scale: testbin ## Scale benchmark: operator RSS and IrisInstance Ready latency, 100 instances in a simulated cluster that also holds 2,000 unrelated pods and 2,000 Secrets (~3 min; -baseline BIN also runs another build, alternated).
+	go run ./bench/scale
+
 .PHONY: bench-failover
 bench-failover: testbin ## Failover benchmark, reference vs irisha (Lease, NodeShutdown), simulated cluster, Kubernetes' default timings (~40 min).
 	go run ./bench/failover -v

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -59,7 +60,8 @@ type Options struct {
 	// and reconciles to these namespaces; empty: all. Cluster-scoped
 	// objects (Nodes, PersistentVolumes, VolumeAttachments) are watched
 	// either way, and cacheOptions adds the namespaces the failover
-	// controller reads outside the instances' own.
+	// controller reads outside the instances' own. Both caches
+	// (cacheOptions, referencesOptions) keep to them.
 	WatchNamespaces []string
 	AgentImage      string
 	// KubeAPIQPS and KubeAPIBurst bound the operator's requests. A node
@@ -106,8 +108,9 @@ func NewMetrics(reg prometheus.Registerer) Metrics {
 // SetupControllers registers every irisha controller with mgr, and their
 // metrics with controller-runtime's registry (so once per process); with
 // witnessNamespace, the failover controller waits for the node witnesses
-// there.
-func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) error {
+// there. references is the cache the instance controller watches the
+// referenced ConfigMaps' and Secrets' metadata in (newReferencesCache).
+func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string, references cache.Cache) error {
 	m := NewMetrics(metrics.Registry)
 	r := &instance.Reconciler{
 		AgentImage: agentImage,
@@ -117,7 +120,7 @@ func SetupControllers(mgr ctrl.Manager, agentImage, witnessNamespace string) err
 		Clock:      clock.RealClock{},
 		Metrics:    m.Instance,
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
+	if err := r.SetupWithReferences(mgr, references); err != nil {
 		return fmt.Errorf("setting up the IrisInstance controller: %w", err)
 	}
 	// One field manager per controller, so managedFields say which part
@@ -180,16 +183,40 @@ func setupBackups(mgr ctrl.Manager, m *backup.Metrics) error {
 // NewManager builds the operator's manager on cfg, with every controller
 // and the health checks registered; Start runs it.
 func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
-	scheme, err := NewScheme()
+	mgr, references, err := newManager(cfg, opts)
 	if err != nil {
 		return nil, err
+	}
+	if err := SetupControllers(mgr, opts.AgentImage, opts.WitnessNamespace, references); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr.GetCache())); err != nil {
+		return nil, fmt.Errorf("adding the readiness check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("reference-caches", cachesSynced(references)); err != nil {
+		return nil, fmt.Errorf("adding the readiness check of the referenced objects' cache: %w", err)
+	}
+	return mgr, nil
+}
+
+// newManager is NewManager's manager before any controller: its own cache
+// (cacheOptions) and the cache of the referenced objects' metadata
+// (newReferencesCache), which it returns too. tweaks change the manager's
+// options last (tests).
+func newManager(cfg *rest.Config, opts Options, tweaks ...func(*ctrl.Options)) (manager.Manager, cache.Cache, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, nil, err
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
 	// Its own name in the API server's audit log and metrics: the agents
 	// run the same binary.
 	cfg.UserAgent = "irisha-operator/" + version.Version
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	o := ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   cacheOptions(opts),
 		Metrics:                 metricsServerOptions(opts),
@@ -208,20 +235,19 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		// (cmd/irisha-manager). Nothing may run after Run returns.
 		// https://pkg.go.dev/sigs.k8s.io/controller-runtime/pkg/manager#Options
 		LeaderElectionReleaseOnCancel: true,
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&o)
+	}
+	mgr, err := ctrl.NewManager(cfg, o)
 	if err != nil {
-		return nil, fmt.Errorf("creating the manager: %w", err)
+		return nil, nil, fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := SetupControllers(mgr, opts.AgentImage, opts.WitnessNamespace); err != nil {
-		return nil, err
+	references, err := newReferencesCache(mgr, opts)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return nil, fmt.Errorf("adding the health check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr.GetCache())); err != nil {
-		return nil, fmt.Errorf("adding the readiness check: %w", err)
-	}
-	return mgr, nil
+	return mgr, references, nil
 }
 
 // Run starts the operator on the kubeconfig's cluster (or the in-cluster

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -41,25 +39,6 @@ func metricsServerOptions(opts Options) metricsserver.Options {
 		o.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 	}
 	return o
-}
-
-// cacheOptions limits the cache to the watched namespaces, plus the ones
-// the controllers read outside them: the node witnesses' namespace (the
-// membership ConfigMap) and kube-node-lease (the kubelets' Leases, by
-// which the failover controller knows a node is back). Without a
-// namespace list everything is cached, cluster-wide.
-func cacheOptions(opts Options) cache.Options {
-	if len(opts.WatchNamespaces) == 0 {
-		return cache.Options{}
-	}
-	namespaces := map[string]cache.Config{corev1.NamespaceNodeLease: {}}
-	for _, ns := range opts.WatchNamespaces {
-		namespaces[ns] = cache.Config{}
-	}
-	if opts.WitnessNamespace != "" {
-		namespaces[opts.WitnessNamespace] = cache.Config{}
-	}
-	return cache.Options{DefaultNamespaces: namespaces}
 }
 
 // cachesSynced is the readiness check: not ready until every informer the

@@ -31,11 +31,11 @@ type MirrorReconciler struct {
 	Observer *Observer
 }
 
-// RBAC: the mirrors and the membership ConfigMap are written with
-// CreateOrUpdate, which reads from the cache; the witness records are
-// listed past it (Observer.read).
+// RBAC: the mirrors are written with CreateOrUpdate, which reads from the
+// cache; the membership ConfigMap is read past it (get), as the witness
+// records are listed past it (Observer.read).
 // +kubebuilder:rbac:groups=irisha.dev,resources=irisinstances,verbs=list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=list;watch
 

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/irisha/irisha/internal/quorum"
@@ -36,7 +35,8 @@ const AgentRefresh = 10 * time.Second
 type Observer struct {
 	// Reader reads past the cache (the manager's APIReader).
 	Reader client.Reader
-	// Client writes the membership ConfigMap and reads Nodes.
+	// Client writes the membership ConfigMap and reads Nodes; the
+	// membership is read through Reader.
 	Client    client.Client
 	Namespace string
 	Timing    quorum.Timing
@@ -101,7 +101,10 @@ func (o *Observer) Start(ctx context.Context) error {
 
 func (o *Observer) loadMembership(ctx context.Context) error {
 	cm := &corev1.ConfigMap{}
-	switch err := o.Client.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: MembershipName}, cm); {
+	// Past the cache: the operator caches only the ConfigMaps an instance
+	// label marks, and this one, written by every operator version since
+	// the witnesses exist, carries none.
+	switch err := o.Reader.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: MembershipName}, cm); {
 	case apierrors.IsNotFound(err):
 		return nil
 	case err != nil:
@@ -214,12 +217,26 @@ func (o *Observer) publish(ctx context.Context, members []witness.Member) error 
 	if err != nil {
 		return err
 	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: MembershipName}}
-	_, err = controllerutil.CreateOrUpdate(ctx, o.Client, cm, func() error {
-		cm.Data = map[string]string{witness.MembersKey: string(data)}
+	// Read past the cache, as loadMembership does; a membership change is
+	// rare (a witness joins or leaves), so the GET costs nothing that
+	// matters.
+	key := client.ObjectKey{Namespace: o.Namespace, Name: MembershipName}
+	cm := &corev1.ConfigMap{}
+	switch err := o.Reader.Get(ctx, key, cm); {
+	case apierrors.IsNotFound(err):
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}, Data: map[string]string{witness.MembersKey: string(data)}}
+		if err := o.Client.Create(ctx, cm); err != nil {
+			return fmt.Errorf("creating the witness membership %s: %w", key, err)
+		}
 		return nil
-	})
-	return err
+	case err != nil:
+		return fmt.Errorf("reading the witness membership %s: %w", key, err)
+	}
+	cm.Data = map[string]string{witness.MembersKey: string(data)}
+	if err := o.Client.Update(ctx, cm); err != nil {
+		return fmt.Errorf("updating the witness membership %s: %w", key, err)
+	}
+	return nil
 }
 
 // Judge is the witnesses' judgement for an instance with this Lease

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -73,6 +74,14 @@ func TestJudgementFollowsTheWitnesses(t *testing.T) {
 		go func() { done <- w.Run(runCtx) }()
 		t.Cleanup(func() { stop(); <-done })
 	}
+	// The observer's first read with records fixes the first membership,
+	// and the quiet period below keeps it for an hour: start it once all
+	// three records exist, or a loaded machine makes the test wait for a
+	// third member that cannot join.
+	waitFor(t, ctx, "the three witnesses' records", func() bool {
+		list := &coordinationv1.LeaseList{}
+		return direct.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{witness.LabelWitness: "true"}) == nil && len(list.Items) == 3
+	})
 	o := &witnesses.Observer{
 		Reader: direct, Client: direct, Namespace: ns, Timing: quorum.DefaultTiming(),
 		Quiet: time.Hour, Skew: 2 * time.Second, LongestLease: 10 * time.Second,

@@ -288,7 +288,7 @@ var grantExemptions = map[string]string{
 	"update irisinstances/finalizers": "checked by OwnerReferencesPermissionEnforcement (blockOwnerDeletion), not a request",
 	"update irisbackups/finalizers":   "checked by OwnerReferencesPermissionEnforcement (blockOwnerDeletion), not a request",
 	"delete persistentvolumeclaims":   "checked by OwnerReferencesPermissionEnforcement when a claim's owner changes, not a request",
-	"get configmaps":                  "granted on to the agent's Role (RBAC escalation check)",
+	"get configmaps":                  "granted on to the agent's Role (RBAC escalation check); the operator's own reads past the cache (a referenced CPF ConfigMap, the witness membership) only when a run has them",
 	"get irisbackups":                 "granted on to the agent's Role (RBAC escalation check)",
 	"get nodes":                       "patchFresh's re-read after a conflict, which a run may not meet",
 	"get irisinstances":               "patchFresh's re-read after a conflict, which a run may not meet",
