@@ -3,6 +3,7 @@ package simirisha
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -60,6 +62,13 @@ func Runner(bins Binaries, opts RunnerOptions) sim.ContainerRunner {
 			}
 		}
 		if spec == nil || len(spec.Command) == 0 || spec.Command[0] != resources.AgentBinary {
+			if spec != nil && spec.Name == resources.ContainerName && env.Pod.Labels[resources.LabelIrisInstance] != "" {
+				// An irisha pod's IRIS container whose command is not the
+				// agent (edited, or an image that moved): the image runs
+				// what it has, without the agent, and fails to start a
+				// program it does not have; its probes tell the rest.
+				return IrisMain(bins, env)
+			}
 			if opts.Other != nil {
 				return opts.Other(ctx, env)
 			}
@@ -135,19 +144,30 @@ func agentProcess(bins Binaries, opts RunnerOptions, env sim.ContainerEnv, spec 
 	return &sim.ContainerProcess{Cmd: cmd, Ports: ports, Exec: irisExec(bins, vars)}, nil
 }
 
-// IrisMain runs a container that is not irisha's as the fake IRIS's
-// iris-main (the entrypoint of InterSystems' images) with no agent above it:
-// the reference deployment's IRIS container, for a RunnerOptions.Other.
-// Its environment (the returned Cmd.Env) is the one Runner gives an agent,
-// and so the `iris` commands the agent runs: an `iris` command run with it
-// acts on this container's instance, as `kubectl exec` into it would.
+// IrisMain runs a container of the IRIS image without an agent above it:
+// the image's entrypoint, the fake IRIS's iris-main, when the command is
+// empty or names iris-main (the reference deployment's IRIS container, for
+// a RunnerOptions.Other), else the image's program the command names (see
+// irisImageProgram). A program the image does not have is the runtime's
+// start error (an *exec.Error: the kubelet reports StartError and retries
+// with back-off). Its environment (the returned Cmd.Env) is the one Runner
+// gives an agent, and so the `iris` commands the agent runs: an `iris`
+// command run with it acts on this container's instance, as `kubectl exec`
+// into it would. Every container port but the superserver moves to a free
+// port nothing listens on: what the agent would serve is not there, so
+// probes of it fail, as on a real cluster.
 func IrisMain(bins Binaries, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
 	spec := containerSpec(env.Pod, env.Container)
 	if spec == nil {
 		return nil, fmt.Errorf("pod %s has no container %s", env.Pod.Name, env.Container)
 	}
-	if len(spec.Command) > 0 && path.Base(spec.Command[0]) != "iris-main" {
-		return nil, fmt.Errorf("container %s of pod %s runs %q, not iris-main", spec.Name, env.Pod.Name, spec.Command[0])
+	argv := append(append([]string(nil), spec.Command...), spec.Args...)
+	if len(spec.Command) == 0 {
+		argv = append([]string{imageEntrypoint}, spec.Args...)
+	}
+	program, err := irisImageProgram(bins, argv[0])
+	if err != nil {
+		return nil, err
 	}
 	superserver, err := freeAddr()
 	if err != nil {
@@ -157,30 +177,65 @@ func IrisMain(bins Binaries, env sim.ContainerEnv) (*sim.ContainerProcess, error
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bins.IrisMain, spec.Args...)
+	ports := map[int32]int32{resources.SuperserverPort: to}
+	for _, p := range spec.Ports {
+		if _, ok := ports[p.ContainerPort]; ok {
+			continue
+		}
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		if ports[p.ContainerPort], err = portOf(addr); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.Command(program, argv[1:]...)
 	cmd.Env = irisEnv(bins, env, spec, superserver)
-	return &sim.ContainerProcess{Cmd: cmd, Ports: map[int32]int32{resources.SuperserverPort: to}, Exec: irisExec(bins, cmd.Env)}, nil
+	return &sim.ContainerProcess{Cmd: cmd, Ports: ports, Exec: irisExec(bins, cmd.Env)}, nil
 }
 
-// imageIris is where InterSystems' images have the iris command.
-const imageIris = "/usr/irissys/bin/iris"
+// Where InterSystems' images have their programs.
+const (
+	imageIris       = "/usr/irissys/bin/iris"
+	imageEntrypoint = "/iris-main"
+)
 
-// irisExec runs what is exec'd into an IRIS container: `iris` (by name, as
-// the image has it on its PATH, or by the image's path) is the fake, with
-// the container's environment vars, which is also what the agent's own
-// iris commands get, so it acts on this container's instance. The
-// container has no other program.
+// irisImageProgram is the host program standing for a program of the IRIS
+// image: iris-main and iris (the fakes, by name, as on the image's PATH, or
+// by the image's path) and a shell (the host's /bin/sh, so with the host's
+// tools, the fake iris first on its PATH, as the image's shell finds
+// iris). Anything else is not in the image: the error the runtime gives.
+func irisImageProgram(bins Binaries, name string) (string, error) {
+	switch name {
+	case "iris", imageIris:
+		return bins.Iris, nil
+	case "iris-main", imageEntrypoint:
+		return bins.IrisMain, nil
+	case "sh", "/bin/sh":
+		return "/bin/sh", nil
+	}
+	if path.IsAbs(name) {
+		return "", &exec.Error{Name: name, Err: &fs.PathError{Op: "stat", Path: name, Err: syscall.ENOENT}}
+	}
+	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
+}
+
+// irisExec runs what is exec'd into an IRIS container (an exec probe, or
+// `kubectl exec`): a program of the image (irisImageProgram) with the
+// container's environment vars, which is also what the agent's own iris
+// commands get, so `iris` acts on this container's instance.
 func irisExec(bins Binaries, vars []string) sim.ExecFunc {
 	vars = slices.Clone(vars)
 	return func(argv []string) (*exec.Cmd, error) {
-		if len(argv) == 0 || (argv[0] != "iris" && argv[0] != imageIris) {
-			name := ""
-			if len(argv) > 0 {
-				name = argv[0]
-			}
-			return nil, &exec.Error{Name: name, Err: exec.ErrNotFound}
+		if len(argv) == 0 {
+			return nil, &exec.Error{Name: "", Err: exec.ErrNotFound}
 		}
-		cmd := exec.Command(bins.Iris, argv[1:]...)
+		program, err := irisImageProgram(bins, argv[0])
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(program, argv[1:]...)
 		cmd.Env = slices.Clone(vars)
 		return cmd, nil
 	}

@@ -29,6 +29,9 @@ type podState struct {
 	mounted    bool
 	stopping   bool
 	containers []*container
+	// projected are the pod's projected volumes once written (its
+	// ServiceAccount token among them).
+	projected []*projectedVolume
 	// written is the status this kubelet last wrote, as the API server
 	// returned it, and writtenOver the resourceVersion of the cached pod it
 	// was built on: while the cache still shows that version, it has not
@@ -125,12 +128,21 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 		if termFile, err = k.terminationMessageFile(pod, c.name, restarts); err != nil {
 			return err
 		}
-		cp, err = k.cfg.Runner(ctx, ContainerEnv{
+		env := ContainerEnv{
 			NodeIP: k.cfg.NodeIP,
 			Node:   k.cfg.NodeName, Pod: pod.DeepCopy(), Container: c.name, RestartCount: restarts,
 			Kubeconfig: k.cfg.Kubeconfig, APIServer: k.cfg.APIServer, Volumes: vols,
 			TerminationMessageFile: termFile,
-		})
+		}
+		if spec := containerSpec(pod, c.name); spec != nil && k.podDir(pod) != "" {
+			k.mu.Lock()
+			env.ServiceAccountDir = st.serviceAccountDir(spec)
+			k.mu.Unlock()
+			if env.Kubeconfig, err = k.containerKubeconfig(pod, c.name, env.ServiceAccountDir); err != nil {
+				return err
+			}
+		}
+		cp, err = k.cfg.Runner(ctx, env)
 		if IsStartError(err) {
 			k.startFailed(key, pod, st, c, restarts, err)
 			return nil

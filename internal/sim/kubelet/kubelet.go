@@ -41,8 +41,18 @@ type ContainerEnv struct {
 	RestartCount int32
 	// Kubeconfig and APIServer reach the API server through the node's own
 	// proxy, so a partition of the node cuts the process off too.
+	// Kubeconfig authenticates as the pod's ServiceAccount with the token
+	// the kubelet requested for the pod (a tokenFile in ServiceAccountDir,
+	// refreshed by the kubelet), or carries no credentials when the
+	// container mounts no token (automountServiceAccountToken false); it
+	// is the node's admin kubeconfig only without Config.StateDir.
 	Kubeconfig string
 	APIServer  string
+	// ServiceAccountDir is the host directory standing for the container's
+	// mount at ServiceAccountMountPath (token, ca.crt, namespace), "" when
+	// it has none. In-cluster config reads that fixed path, which the host
+	// cannot provide: point the process at Kubeconfig instead.
+	ServiceAccountDir string
 	// Volumes maps the pod's PVC-backed volume names to the host directory
 	// standing for the mounted block device.
 	Volumes map[string]string
