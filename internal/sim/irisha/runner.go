@@ -46,19 +46,27 @@ type RunnerOptions struct {
 
 // Runner is a sim.ContainerRunner for irisha pods: the IRIS container
 // (command /irisha/irisha-manager, as the operator renders it) runs as the
-// real agent with the fake IRIS under it, the witness and the storage bench
-// run as irisha-manager too. Init containers never run in the sim (the
-// agent binary is already on the host), and other containers go to
-// opts.Other.
+// real agent with the fake IRIS under it, the witness, the storage bench
+// and the installed operator run as irisha-manager too, and an IRIS
+// container whose command is not the agent runs without it (IrisMain).
+// Init containers never run in the sim (the agent binary is already on the
+// host), and other containers go to opts.Other. Every process talks to the
+// API server as its pod's ServiceAccount (ContainerEnv.Kubeconfig).
 func Runner(bins Binaries, opts RunnerOptions) sim.ContainerRunner {
 	return func(ctx context.Context, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
 		spec := containerSpec(env.Pod, env.Container)
-		if spec != nil && len(spec.Command) > 1 && spec.Command[0] == resources.AgentImageBinary {
-			switch spec.Command[1] {
+		var argv []string
+		if spec != nil {
+			argv = append(append(argv, spec.Command...), spec.Args...)
+		}
+		if len(spec.Command) > 0 && len(argv) > 1 && argv[0] == resources.AgentImageBinary {
+			switch argv[1] {
 			case "witness":
 				return witnessProcess(bins, env, spec)
 			case fsbench.Command:
 				return fsbenchProcess(bins, env, spec), nil
+			case "operator":
+				return operatorProcess(bins, env, spec)
 			}
 		}
 		if spec == nil || len(spec.Command) == 0 || spec.Command[0] != resources.AgentBinary {
@@ -264,13 +272,53 @@ func witnessProcess(bins Binaries, env sim.ContainerEnv, spec *corev1.Container)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string(nil), spec.Command[1:]...)
+	args := append(append([]string(nil), spec.Command[1:]...), spec.Args...)
 	args, _ = setFlag(args, "--listen-address", listen)
 	args, _ = setFlag(args, "--advertise-address", net.JoinHostPort(env.NodeIP, port))
 	args, _ = setFlag(args, flagKubeconfig, env.Kubeconfig)
 	cmd := exec.Command(bins.Manager, args...)
 	cmd.Env = append(hostEnv(""), containerEnv(env, spec)...)
 	return &sim.ContainerProcess{Cmd: cmd}, nil
+}
+
+// operatorProcess runs the installed operator Deployment's container as
+// the real irisha-manager operator, under its pod's ServiceAccount: its
+// probe and metrics endpoints move to free ports of the shared loopback
+// (reported for the kubelet's probes), and the leader election namespace,
+// which in a pod comes from the mounted namespace file, is the pod's.
+func operatorProcess(bins Binaries, env sim.ContainerEnv, spec *corev1.Container) (*sim.ContainerProcess, error) {
+	args := append(append([]string(nil), spec.Command[1:]...), spec.Args...)
+	ports := map[int32]int32{}
+	for _, f := range []struct{ flag, def string }{
+		{"--health-probe-bind-address", ":8081"}, {"--metrics-bind-address", ":8443"},
+	} {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		var old string
+		args, old = setFlag(args, f.flag, addr)
+		if old == "0" {
+			args, _ = setFlag(args, f.flag, "0")
+			continue
+		}
+		if old == "" {
+			old = f.def
+		}
+		from, err := portOf(old)
+		if err != nil {
+			return nil, fmt.Errorf("container %s of pod %s: %w", spec.Name, env.Pod.Name, err)
+		}
+		if ports[from], err = portOf(addr); err != nil {
+			return nil, err
+		}
+	}
+	if i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--leader-election-namespace") }); i < 0 {
+		args = append(args, "--leader-election-namespace", env.Pod.Namespace)
+	}
+	cmd := exec.Command(bins.Manager, args...)
+	cmd.Env = append(append(hostEnv(""), containerEnv(env, spec)...), "KUBECONFIG="+env.Kubeconfig)
+	return &sim.ContainerProcess{Cmd: cmd, Ports: ports}, nil
 }
 
 // fsbenchProcess runs the storage bench of `irisha doctor --bench-storage`
