@@ -82,9 +82,13 @@ type ContainerProcess struct {
 // nil to simulate the container without a process. The process is the
 // container: its exit is a container crash (restarted with back-off), and
 // it is SIGTERMed on pod deletion, SIGKILLed when the node is killed and
-// SIGSTOPped when the node freezes. Its httpGet and tcpSocket probes are
-// run as the kubelet would; a virtual container has nothing to probe and is
-// Ready while it runs.
+// SIGSTOPped when the node freezes. Its httpGet, tcpSocket and exec (in
+// the container, through Exec) probes are run as the kubelet would. A
+// virtual container has nothing to probe: Ready while it runs unless it
+// has a readiness probe, which nothing could answer. An error that
+// IsStartError is the runtime's failure to start the container's program
+// (StartError, retried with back-off); any other is retried as the
+// kubelet's own.
 type ContainerRunner func(ctx context.Context, env ContainerEnv) (*ContainerProcess, error)
 
 // Config of one simulated kubelet.
