@@ -208,11 +208,18 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 const ExitCodeStartError = 128
 
 // IsStartError reports whether err, from a ContainerRunner or from starting
-// its process, means the container's command cannot run in its image (no
-// such executable, or not executable): a failed start that the kubelet
-// retries with back-off, not a kubelet error.
+// its process, means the container's command cannot run in its image: an
+// *exec.Error (the runner's model of the image has no such program) or the
+// host's failure to execute the program (no such file, not executable). It
+// is a failed start that the kubelet retries with back-off, not a kubelet
+// error; other errors (a missing log directory) are not.
 func IsStartError(err error) bool {
-	return err != nil && (errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission))
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return true
+	}
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Op == "fork/exec"
 }
 
 // startFailed records a start that failed in the runtime, as containerd
