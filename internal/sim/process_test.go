@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/irisha/irisha/internal/sim"
 	"github.com/irisha/irisha/internal/sim/proc"
@@ -42,8 +43,8 @@ func TestNodeProcessHook(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(envDir, pod.Name+"-iris")); err != nil {
 		t.Fatal(err)
 	} else if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 2 ||
-		lines[0] != node.Kubeconfig() || lines[1] != c.VolumeDir(pvOf(ctx, t, c, "ref")) {
-		t.Fatalf("runner env %q, want the node's kubeconfig %s and the PV directory", lines, node.Kubeconfig())
+		!podKubeconfig(t, lines[0], node) || lines[1] != c.VolumeDir(pvOf(ctx, t, c, "ref")) {
+		t.Fatalf("runner env %q, want the pod's kubeconfig through node %s's proxy and the PV directory", lines, node.Name)
 	}
 
 	// Crash: the process dies, the kubelet restarts the container at once.
@@ -98,6 +99,22 @@ func TestNodeProcessHook(t *testing.T) {
 	if _, err := node.StartProcess("late", exec.Command("true")); err == nil {
 		t.Error("a killed node must refuse new processes")
 	}
+}
+
+// podKubeconfig reports whether path is a kubeconfig through the node's
+// proxy with the pod's ServiceAccount token, not the node's admin one.
+func podKubeconfig(t *testing.T, path string, n *sim.Node) bool {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := cfg.Contexts[cfg.CurrentContext]
+	if path == n.Kubeconfig() || cur == nil || cfg.Clusters[cur.Cluster] == nil || cfg.AuthInfos[cur.AuthInfo] == nil {
+		return false
+	}
+	user := cfg.AuthInfos[cur.AuthInfo]
+	return cfg.Clusters[cur.Cluster].Server == "https://"+n.APIServer() && user.TokenFile != "" && user.ClientCertificateData == nil
 }
 
 // containerPID returns the one process on the node besides kwok.

@@ -88,8 +88,8 @@ func TestExec(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitStatus() != 1 || !strings.Contains(err.Error(), "<SYNTAX>") || !strings.Contains(string(out), "<SYNTAX>") {
 		t.Errorf("other terminal input: %v, output %q; want exit code 1 quoting <SYNTAX>", err, out)
 	}
-	if _, err := execIn(ctx, nil, "sh", "-c", "true"); !errors.Is(err, exec.ErrNotFound) {
-		t.Errorf("sh: %v, want executable file not found", err)
+	if _, err := execIn(ctx, nil, "python3", "-c", "pass"); !errors.Is(err, exec.ErrNotFound) {
+		t.Errorf("python3: %v, want executable file not found", err)
 	}
 	if _, err := c.Exec(ctx, ns, "no-such-pod", "", nil, "iris", "qlist", "IRIS"); !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), `"no-such-pod" not found`) {
 		t.Errorf("a missing pod: %v, want NotFound naming it", err)

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -76,9 +77,19 @@ func TestInstallRunsWithItsOwnRBAC(t *testing.T) {
 	if err := install.Install(ctx, c.Client(), objs, &progress); err != nil {
 		t.Fatalf("irisha install: %v\n%s", err, progress.String())
 	}
-	// The installed Deployment's pods are virtual here (the sim runs only
-	// irisha's agents and witnesses as processes): the operator runs
-	// beside the cluster, as its ServiceAccount, with the installed args.
+	// The installed Deployment's pods ran the real operator under its
+	// ServiceAccount: install waited until the kubelet's probes of them
+	// passed. The test runs its own beside the cluster, impersonating the
+	// ServiceAccount with the installed args, so that it can stop it and
+	// read every request it made in the audit log: the installed one is
+	// scaled away first (its requests so far count too).
+	scale := []byte(`{"spec":{"replicas":0}}`)
+	if _, err := c.Clientset().AppsV1().Deployments(dist.Namespace).Patch(ctx, "irisha-manager", types.MergePatchType, scale, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.WaitForPods(ctx, c.Clientset(), dist.Namespace, "app.kubernetes.io/component=manager", func(p []corev1.Pod) bool { return len(p) == 0 }); err != nil {
+		t.Fatal(err)
+	}
 	op, err := simirisha.StartOperator(ctx, c, bins, simirisha.OperatorOptions{
 		LeaderElect: true, LeaderElectionNamespace: dist.Namespace, Impersonate: operatorUser,
 		Args: []string{"--witness-namespace=" + dist.Namespace},

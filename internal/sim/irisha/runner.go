@@ -3,6 +3,7 @@ package simirisha
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -49,23 +51,38 @@ type RunnerOptions struct {
 
 // Runner is a sim.ContainerRunner for irisha pods: the IRIS container
 // (command /irisha/irisha-manager, as the operator renders it) runs as the
-// real agent with the fake IRIS under it, the witness and the storage bench
-// run as irisha-manager too. Init containers never run in the sim (the
-// agent binary is already on the host), and other containers go to
-// opts.Other.
+// real agent with the fake IRIS under it, the witness, the storage bench
+// and the installed operator run as irisha-manager too, and an IRIS
+// container whose command is not the agent runs without it (IrisMain).
+// Init containers never run in the sim (the agent binary is already on the
+// host), and other containers go to opts.Other. Every process talks to the
+// API server as its pod's ServiceAccount (ContainerEnv.Kubeconfig).
 func Runner(bins Binaries, opts RunnerOptions) sim.ContainerRunner {
 	secrets := newSecretVolumes(opts.SecretVolumes)
 	return func(ctx context.Context, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
 		spec := containerSpec(env.Pod, env.Container)
-		if spec != nil && len(spec.Command) > 1 && spec.Command[0] == resources.AgentImageBinary {
-			switch spec.Command[1] {
+		var argv []string
+		if spec != nil {
+			argv = append(append(argv, spec.Command...), spec.Args...)
+		}
+		if len(spec.Command) > 0 && len(argv) > 1 && argv[0] == resources.AgentImageBinary {
+			switch argv[1] {
 			case "witness":
 				return witnessProcess(bins, env, spec)
 			case fsbench.Command:
 				return fsbenchProcess(bins, env, spec), nil
+			case "operator":
+				return operatorProcess(bins, env, spec)
 			}
 		}
 		if spec == nil || len(spec.Command) == 0 || spec.Command[0] != resources.AgentBinary {
+			if spec != nil && spec.Name == resources.ContainerName && env.Pod.Labels[resources.LabelIrisInstance] != "" {
+				// An irisha pod's IRIS container whose command is not the
+				// agent (edited, or an image that moved): the image runs
+				// what it has, without the agent, and fails to start a
+				// program it does not have; its probes tell the rest.
+				return IrisMain(bins, env)
+			}
 			if opts.Other != nil {
 				return opts.Other(ctx, env)
 			}
@@ -146,19 +163,30 @@ func agentProcess(bins Binaries, opts RunnerOptions, env sim.ContainerEnv, spec 
 	return &sim.ContainerProcess{Cmd: cmd, Ports: ports, Exec: irisExec(bins, vars)}, nil
 }
 
-// IrisMain runs a container that is not irisha's as the fake IRIS's
-// iris-main (the entrypoint of InterSystems' images) with no agent above it:
-// the reference deployment's IRIS container, for a RunnerOptions.Other.
-// Its environment (the returned Cmd.Env) is the one Runner gives an agent,
-// and so the `iris` commands the agent runs: an `iris` command run with it
-// acts on this container's instance, as `kubectl exec` into it would.
+// IrisMain runs a container of the IRIS image without an agent above it:
+// the image's entrypoint, the fake IRIS's iris-main, when the command is
+// empty or names iris-main (the reference deployment's IRIS container, for
+// a RunnerOptions.Other), else the image's program the command names (see
+// irisImageProgram). A program the image does not have is the runtime's
+// start error (an *exec.Error: the kubelet reports StartError and retries
+// with back-off). Its environment (the returned Cmd.Env) is the one Runner
+// gives an agent, and so the `iris` commands the agent runs: an `iris`
+// command run with it acts on this container's instance, as `kubectl exec`
+// into it would. Every container port but the superserver moves to a free
+// port nothing listens on: what the agent would serve is not there, so
+// probes of it fail, as on a real cluster.
 func IrisMain(bins Binaries, env sim.ContainerEnv) (*sim.ContainerProcess, error) {
 	spec := containerSpec(env.Pod, env.Container)
 	if spec == nil {
 		return nil, fmt.Errorf("pod %s has no container %s", env.Pod.Name, env.Container)
 	}
-	if len(spec.Command) > 0 && path.Base(spec.Command[0]) != "iris-main" {
-		return nil, fmt.Errorf("container %s of pod %s runs %q, not iris-main", spec.Name, env.Pod.Name, spec.Command[0])
+	argv := append(append([]string(nil), spec.Command...), spec.Args...)
+	if len(spec.Command) == 0 {
+		argv = append([]string{imageEntrypoint}, spec.Args...)
+	}
+	program, err := irisImageProgram(bins, argv[0])
+	if err != nil {
+		return nil, err
 	}
 	superserver, err := freeAddr()
 	if err != nil {
@@ -168,30 +196,65 @@ func IrisMain(bins Binaries, env sim.ContainerEnv) (*sim.ContainerProcess, error
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bins.IrisMain, spec.Args...)
+	ports := map[int32]int32{resources.SuperserverPort: to}
+	for _, p := range spec.Ports {
+		if _, ok := ports[p.ContainerPort]; ok {
+			continue
+		}
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		if ports[p.ContainerPort], err = portOf(addr); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.Command(program, argv[1:]...)
 	cmd.Env = irisEnv(bins, env, spec, superserver)
-	return &sim.ContainerProcess{Cmd: cmd, Ports: map[int32]int32{resources.SuperserverPort: to}, Exec: irisExec(bins, cmd.Env)}, nil
+	return &sim.ContainerProcess{Cmd: cmd, Ports: ports, Exec: irisExec(bins, cmd.Env)}, nil
 }
 
-// imageIris is where InterSystems' images have the iris command.
-const imageIris = "/usr/irissys/bin/iris"
+// Where InterSystems' images have their programs.
+const (
+	imageIris       = "/usr/irissys/bin/iris"
+	imageEntrypoint = "/iris-main"
+)
 
-// irisExec runs what is exec'd into an IRIS container: `iris` (by name, as
-// the image has it on its PATH, or by the image's path) is the fake, with
-// the container's environment vars, which is also what the agent's own
-// iris commands get, so it acts on this container's instance. The
-// container has no other program.
+// irisImageProgram is the host program standing for a program of the IRIS
+// image: iris-main and iris (the fakes, by name, as on the image's PATH, or
+// by the image's path) and a shell (the host's /bin/sh, so with the host's
+// tools, the fake iris first on its PATH, as the image's shell finds
+// iris). Anything else is not in the image: the error the runtime gives.
+func irisImageProgram(bins Binaries, name string) (string, error) {
+	switch name {
+	case "iris", imageIris:
+		return bins.Iris, nil
+	case "iris-main", imageEntrypoint:
+		return bins.IrisMain, nil
+	case "sh", "/bin/sh":
+		return "/bin/sh", nil
+	}
+	if path.IsAbs(name) {
+		return "", &exec.Error{Name: name, Err: &fs.PathError{Op: "stat", Path: name, Err: syscall.ENOENT}}
+	}
+	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
+}
+
+// irisExec runs what is exec'd into an IRIS container (an exec probe, or
+// `kubectl exec`): a program of the image (irisImageProgram) with the
+// container's environment vars, which is also what the agent's own iris
+// commands get, so `iris` acts on this container's instance.
 func irisExec(bins Binaries, vars []string) sim.ExecFunc {
 	vars = slices.Clone(vars)
 	return func(argv []string) (*exec.Cmd, error) {
-		if len(argv) == 0 || (argv[0] != "iris" && argv[0] != imageIris) {
-			name := ""
-			if len(argv) > 0 {
-				name = argv[0]
-			}
-			return nil, &exec.Error{Name: name, Err: exec.ErrNotFound}
+		if len(argv) == 0 {
+			return nil, &exec.Error{Name: "", Err: exec.ErrNotFound}
 		}
-		cmd := exec.Command(bins.Iris, argv[1:]...)
+		program, err := irisImageProgram(bins, argv[0])
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(program, argv[1:]...)
 		cmd.Env = slices.Clone(vars)
 		return cmd, nil
 	}
@@ -220,13 +283,53 @@ func witnessProcess(bins Binaries, env sim.ContainerEnv, spec *corev1.Container)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string(nil), spec.Command[1:]...)
+	args := append(append([]string(nil), spec.Command[1:]...), spec.Args...)
 	args, _ = setFlag(args, "--listen-address", listen)
 	args, _ = setFlag(args, "--advertise-address", net.JoinHostPort(env.NodeIP, port))
 	args, _ = setFlag(args, flagKubeconfig, env.Kubeconfig)
 	cmd := exec.Command(bins.Manager, args...)
 	cmd.Env = append(hostEnv(""), containerEnv(env, spec)...)
 	return &sim.ContainerProcess{Cmd: cmd}, nil
+}
+
+// operatorProcess runs the installed operator Deployment's container as
+// the real irisha-manager operator, under its pod's ServiceAccount: its
+// probe and metrics endpoints move to free ports of the shared loopback
+// (reported for the kubelet's probes), and the leader election namespace,
+// which in a pod comes from the mounted namespace file, is the pod's.
+func operatorProcess(bins Binaries, env sim.ContainerEnv, spec *corev1.Container) (*sim.ContainerProcess, error) {
+	args := append(append([]string(nil), spec.Command[1:]...), spec.Args...)
+	ports := map[int32]int32{}
+	for _, f := range []struct{ flag, def string }{
+		{"--health-probe-bind-address", ":8081"}, {"--metrics-bind-address", ":8443"},
+	} {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		var old string
+		args, old = setFlag(args, f.flag, addr)
+		if old == "0" {
+			args, _ = setFlag(args, f.flag, "0")
+			continue
+		}
+		if old == "" {
+			old = f.def
+		}
+		from, err := portOf(old)
+		if err != nil {
+			return nil, fmt.Errorf("container %s of pod %s: %w", spec.Name, env.Pod.Name, err)
+		}
+		if ports[from], err = portOf(addr); err != nil {
+			return nil, err
+		}
+	}
+	if i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--leader-election-namespace") }); i < 0 {
+		args = append(args, "--leader-election-namespace", env.Pod.Namespace)
+	}
+	cmd := exec.Command(bins.Manager, args...)
+	cmd.Env = append(append(hostEnv(""), containerEnv(env, spec)...), "KUBECONFIG="+env.Kubeconfig)
+	return &sim.ContainerProcess{Cmd: cmd, Ports: ports}, nil
 }
 
 // fsbenchProcess runs the storage bench of `irisha doctor --bench-storage`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os/exec"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/irisha/irisha/internal/fsbench"
 	"github.com/irisha/irisha/internal/resources"
 	"github.com/irisha/irisha/internal/sim"
+	"github.com/irisha/irisha/internal/sim/kubelet"
 	"github.com/irisha/irisha/internal/sim/reference"
 )
 
@@ -190,9 +192,15 @@ func TestIrisMain(t *testing.T) {
 
 	checkIrisExec(t, bins, cp)
 
-	pod.Spec.Containers[0].Command = []string{"/bin/sh"}
-	if _, err := IrisMain(bins, env); err == nil {
-		t.Error("a container that does not run iris-main: no error")
+	pod.Spec.Containers[0].Command = []string{"/bin/sh", "-c", "exec sleep 60"}
+	if cp, err := IrisMain(bins, env); err != nil || !slices.Equal(cp.Cmd.Args, []string{"/bin/sh", "-c", "exec sleep 60"}) {
+		t.Errorf("a shell command: %v, %v; want the image's shell", cp, err)
+	}
+	for _, name := range []string{"/usr/bin/python3", "python3"} {
+		pod.Spec.Containers[0].Command = []string{name}
+		if _, err := IrisMain(bins, env); !kubelet.IsStartError(err) {
+			t.Errorf("command %s the image does not have: %v, want a start error", name, err)
+		}
 	}
 }
 
@@ -212,9 +220,13 @@ func checkIrisExec(t *testing.T, bins Binaries, cp *sim.ContainerProcess) {
 			t.Errorf("exec %s: %q with env %q, want the fake with the container's env %q", name, cmd.Args, cmd.Env, cp.Cmd.Env)
 		}
 	}
-	for _, argv := range [][]string{{"sh", "-c", "iris qlist IRIS"}, {"iris-main"}, {"/bin/iris"}} {
-		if _, err := cp.Exec(argv); !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), "executable file not found in $PATH") {
-			t.Errorf("exec %q: %v, want executable file not found", argv, err)
-		}
+	if cmd, err := cp.Exec([]string{"sh", "-c", "iris qlist IRIS | grep running"}); err != nil || cmd.Args[0] != "/bin/sh" || !slices.Equal(cmd.Env, cp.Cmd.Env) {
+		t.Errorf("exec sh: %v, %v; want the image's shell with the container's env", cmd, err)
+	}
+	if _, err := cp.Exec([]string{"python3"}); !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), "executable file not found in $PATH") {
+		t.Errorf("exec python3: %v, want executable file not found", err)
+	}
+	if _, err := cp.Exec([]string{"/bin/iris"}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "no such file or directory") {
+		t.Errorf("exec /bin/iris: %v, want no such file", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,9 @@ type podState struct {
 	mounted    bool
 	stopping   bool
 	containers []*container
+	// projected are the pod's projected volumes once written (its
+	// ServiceAccount token among them).
+	projected []*projectedVolume
 	// written is the status this kubelet last wrote, as the API server
 	// returned it, and writtenOver the resourceVersion of the cached pod it
 	// was built on: while the cache still shows that version, it has not
@@ -124,12 +128,25 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 		if termFile, err = k.terminationMessageFile(pod, c.name, restarts); err != nil {
 			return err
 		}
-		cp, err = k.cfg.Runner(ctx, ContainerEnv{
+		env := ContainerEnv{
 			NodeIP: k.cfg.NodeIP,
 			Node:   k.cfg.NodeName, Pod: pod.DeepCopy(), Container: c.name, RestartCount: restarts,
 			Kubeconfig: k.cfg.Kubeconfig, APIServer: k.cfg.APIServer, Volumes: vols,
 			TerminationMessageFile: termFile,
-		})
+		}
+		if spec := containerSpec(pod, c.name); spec != nil && k.podDir(pod) != "" {
+			k.mu.Lock()
+			env.ServiceAccountDir = st.serviceAccountDir(spec)
+			k.mu.Unlock()
+			if env.Kubeconfig, err = k.containerKubeconfig(pod, c.name, env.ServiceAccountDir); err != nil {
+				return err
+			}
+		}
+		cp, err = k.cfg.Runner(ctx, env)
+		if IsStartError(err) {
+			k.startFailed(key, pod, st, c, restarts, err)
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("runner for %s/%s: %w", key, c.name, err)
 		}
@@ -137,15 +154,18 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 	var p *proc.Process
 	var probes []probeSpec
 	spec := containerSpec(pod, c.name)
+	if spec != nil {
+		probes = probesOf(spec)
+	}
 	if cp != nil && cp.Cmd != nil {
 		var err error
-		if p, err = k.cfg.StartProcess(pod.Name+"-"+c.name, cp.Cmd); err != nil {
-			return fmt.Errorf("starting container %s of %s: %w", c.name, key, err)
+		p, err = k.cfg.StartProcess(pod.Name+"-"+c.name, cp.Cmd)
+		if IsStartError(err) {
+			k.startFailed(key, pod, st, c, restarts, err)
+			return nil
 		}
-		// Only a process can answer a probe: a virtual container is
-		// Ready while it runs, as before probes existed.
-		if spec != nil {
-			probes = probesOf(spec)
+		if err != nil {
+			return fmt.Errorf("starting container %s of %s: %w", c.name, key, err)
 		}
 	}
 	k.mu.Lock()
@@ -158,16 +178,19 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 	c.id = fmt.Sprintf("sim://%s-%s-%d", shortUID(st.uid), c.name, restarts)
 	c.ready, c.started = true, true
 	for _, s := range probes {
-		switch s.kind {
-		case probeReadiness:
+		switch {
+		case s.kind == probeReadiness:
+			// Not Ready before a readiness success, and a virtual
+			// container has nothing that could answer one: it is never
+			// Ready, as a real kubelet's probe of it would fail.
 			c.ready = false
-		case probeStartup:
+		case s.kind == probeStartup && p != nil:
 			c.started = false
 		}
 	}
 	k.mu.Unlock()
 	if p != nil {
-		k.startProbes(ctx, probed{key: key, pod: pod, spec: spec, ports: cp.Ports, c: c, p: p}, probes)
+		k.startProbes(ctx, probed{key: key, pod: pod, spec: spec, ports: cp.Ports, exec: cp.Exec, c: c, p: p}, probes)
 	}
 	k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.name)
 	if p != nil {
@@ -177,6 +200,69 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 		}()
 	}
 	return nil
+}
+
+// ExitCodeStartError is what the container runtime reports for a
+// container whose process could not be started (containerd's exit code for
+// a failed runc create).
+const ExitCodeStartError = 128
+
+// IsStartError reports whether err, from a ContainerRunner or from starting
+// its process, means the container's command cannot run in its image: an
+// *exec.Error (the runner's model of the image has no such program) or the
+// host's failure to execute the program (no such file, not executable). It
+// is a failed start that the kubelet retries with back-off, not a kubelet
+// error; other errors (a missing log directory) are not.
+func IsStartError(err error) bool {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return true
+	}
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Op == "fork/exec"
+}
+
+// startFailed records a start that failed in the runtime, as containerd
+// reports it: terminated with reason StartError and exit code 128 (never
+// started, so startedAt is the Unix epoch), restarted with the crash
+// back-off like any exit. The container never ran, so it is never Ready.
+func (k *Kubelet) startFailed(key string, pod *corev1.Pod, st *podState, c *container, restarts int32, err error) {
+	msg := err.Error()
+	var ee *exec.Error
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &ee):
+		msg = ee.Error()
+	case errors.As(err, &pe):
+		msg = fmt.Sprintf("exec: %q: stat %s: %v", pe.Path, pe.Path, pe.Err)
+	}
+	msg = "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: " +
+		"unable to start container process: error during container init: " + msg + ": unknown"
+	now := time.Now()
+	k.mu.Lock()
+	c.restartCount = restarts
+	c.id = fmt.Sprintf("sim://%s-%s-%d", shortUID(st.uid), c.name, restarts)
+	term := &corev1.ContainerStateTerminated{
+		ExitCode: ExitCodeStartError, Reason: "StartError", Message: msg,
+		StartedAt: metav1.NewTime(time.Unix(0, 0)), FinishedAt: metav1.NewTime(now), ContainerID: c.id,
+	}
+	c.ready, c.started = false, false
+	if st.stopping {
+		c.terminated = term
+	} else {
+		c.last = term
+		delay, crashes := k.cfg.Backoff.Delay(c.crashes+1, 0)
+		c.crashes, c.nextStart = crashes, now.Add(delay)
+		if delay > 0 {
+			c.waiting = ReasonCrashLoopBackOff
+			c.waitingMsg = fmt.Sprintf("back-off %s restarting failed container=%s", delay, c.name)
+		} else {
+			c.waiting, c.waitingMsg = ReasonContainerCreating, ""
+		}
+	}
+	k.mu.Unlock()
+	k.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", msg)
+	k.queue.Add(key)
 }
 
 // exited records that c stopped with code and the termination message its

@@ -41,8 +41,18 @@ type ContainerEnv struct {
 	RestartCount int32
 	// Kubeconfig and APIServer reach the API server through the node's own
 	// proxy, so a partition of the node cuts the process off too.
+	// Kubeconfig authenticates as the pod's ServiceAccount with the token
+	// the kubelet requested for the pod (a tokenFile in ServiceAccountDir,
+	// refreshed by the kubelet), or carries no credentials when the
+	// container mounts no token (automountServiceAccountToken false); it
+	// is the node's admin kubeconfig only without Config.StateDir.
 	Kubeconfig string
 	APIServer  string
+	// ServiceAccountDir is the host directory standing for the container's
+	// mount at ServiceAccountMountPath (token, ca.crt, namespace), "" when
+	// it has none. In-cluster config reads that fixed path, which the host
+	// cannot provide: point the process at Kubeconfig instead.
+	ServiceAccountDir string
 	// Volumes maps the pod's PVC-backed volume names to the host directory
 	// standing for the mounted block device.
 	Volumes map[string]string
@@ -72,9 +82,13 @@ type ContainerProcess struct {
 // nil to simulate the container without a process. The process is the
 // container: its exit is a container crash (restarted with back-off), and
 // it is SIGTERMed on pod deletion, SIGKILLed when the node is killed and
-// SIGSTOPped when the node freezes. Its httpGet and tcpSocket probes are
-// run as the kubelet would; a virtual container has nothing to probe and is
-// Ready while it runs.
+// SIGSTOPped when the node freezes. Its httpGet, tcpSocket and exec (in
+// the container, through Exec) probes are run as the kubelet would. A
+// virtual container has nothing to probe: Ready while it runs unless it
+// has a readiness probe, which nothing could answer. An error that
+// IsStartError is the runtime's failure to start the container's program
+// (StartError, retried with back-off); any other is retried as the
+// kubelet's own.
 type ContainerRunner func(ctx context.Context, env ContainerEnv) (*ContainerProcess, error)
 
 // Config of one simulated kubelet.

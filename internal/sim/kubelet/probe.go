@@ -41,16 +41,16 @@ type probeSpec struct {
 	failure      int32
 }
 
-// probesOf returns the probes of c the sim can run: httpGet and tcpSocket.
-// exec and grpc probes are skipped (there is no container filesystem to
-// exec in and no gRPC health client), as if they always passed.
+// probesOf returns the probes of c the sim can run: httpGet, tcpSocket
+// and exec (in the container, through its runner's ExecFunc). grpc probes
+// are skipped (the sim has no gRPC health client), as if they passed.
 func probesOf(c *corev1.Container) []probeSpec {
 	var out []probeSpec
 	for _, p := range []struct {
 		kind  probeKind
 		probe *corev1.Probe
 	}{{probeStartup, c.StartupProbe}, {probeReadiness, c.ReadinessProbe}, {probeLiveness, c.LivenessProbe}} {
-		if p.probe == nil || (p.probe.HTTPGet == nil && p.probe.TCPSocket == nil) {
+		if p.probe == nil || (p.probe.HTTPGet == nil && p.probe.TCPSocket == nil && p.probe.Exec == nil) {
 			continue
 		}
 		s := probeSpec{kind: p.kind, probe: p.probe, period: defaultPeriod, timeout: defaultTimeout,

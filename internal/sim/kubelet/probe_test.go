@@ -64,14 +64,16 @@ func TestProbesOfDefaults(t *testing.T) {
 		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz"}},
 			PeriodSeconds: 5, FailureThreshold: 2, SuccessThreshold: 2},
 		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}},
-		// exec probes cannot run in the sim: skipped.
-		StartupProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}},
+		StartupProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}},
 	}
 	specs := probesOf(c)
-	if len(specs) != 2 {
-		t.Fatalf("probes %+v, want readiness and liveness", specs)
+	if len(specs) != 3 {
+		t.Fatalf("probes %+v, want startup, readiness and liveness", specs)
 	}
-	r, l := specs[0], specs[1]
+	s, r, l := specs[0], specs[1], specs[2]
+	if s.kind != probeStartup || s.probe.Exec == nil {
+		t.Errorf("startup %+v", s)
+	}
 	if r.kind != probeReadiness || r.period != 5*time.Second || r.failure != 2 || r.success != 2 || r.timeout != time.Second {
 		t.Errorf("readiness %+v", r)
 	}

@@ -1,7 +1,12 @@
 package kubelet
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,8 +20,11 @@ type probed struct {
 	pod   *corev1.Pod
 	spec  *corev1.Container
 	ports map[int32]int32
-	c     *container
-	p     *proc.Process
+	// exec runs an exec probe's command in the container (nil: it has
+	// no program to run).
+	exec ExecFunc
+	c    *container
+	p    *proc.Process
 }
 
 // startProbes runs one worker per probe of a container backed by process
@@ -77,7 +85,12 @@ func (k *Kubelet) probeOne(ctx context.Context, w probed, s probeSpec, th *thres
 	if (s.kind != probeStartup && !started) || time.Since(since) < s.initialDelay {
 		return true
 	}
-	err := probeOnce(ctx, s, w.spec, w.ports)
+	var err error
+	if s.probe.Exec != nil {
+		err = k.execProbe(ctx, w, s)
+	} else {
+		err = probeOnce(ctx, s, w.spec, w.ports)
+	}
 	if ctx.Err() != nil {
 		return false
 	}
@@ -136,4 +149,48 @@ func killGrace(pod *corev1.Pod, p *corev1.Probe) time.Duration {
 		return time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
 	return 30 * time.Second
+}
+
+// execProbe runs an exec probe's command in the container, as the runtime
+// runs an exec: exit code 0 passes; any other code, a command the
+// container cannot run and a timeout fail (the kubelet counts a probe that
+// errored as failed).
+func (k *Kubelet) execProbe(ctx context.Context, w probed, s probeSpec) error {
+	argv := s.probe.Exec.Command
+	if len(argv) == 0 {
+		return fmt.Errorf("exec probe has no command")
+	}
+	if w.exec == nil {
+		return runtimeExecError(&exec.Error{Name: argv[0], Err: exec.ErrNotFound})
+	}
+	cmd, err := w.exec(argv)
+	if err != nil {
+		return runtimeExecError(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = execPipeGrace
+	p, err := k.cfg.StartProcess(w.pod.Name+"-"+w.c.name+"-probe", cmd)
+	if err != nil {
+		return fmt.Errorf("starting the exec probe: %w", err)
+	}
+	timer := time.NewTimer(s.timeout)
+	defer timer.Stop()
+	select {
+	case <-p.Done():
+	case <-timer.C:
+		_ = p.Kill()
+		return fmt.Errorf("command %q timed out", strings.Join(argv, " "))
+	case <-ctx.Done():
+		_ = p.Kill()
+		return ctx.Err()
+	}
+	err = p.Err()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
+	if code := exitCode(err); code != 0 {
+		return fmt.Errorf("command %q exited with %d: %s", strings.Join(argv, " "), code, strings.TrimSpace(out.String()))
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -63,9 +65,16 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) (time.Duration, error
 			return 0, err
 		}
 	}
+	refresh, err := k.syncProjected(ctx, pod, st)
+	if err != nil {
+		return 0, err
+	}
 	next, err := k.runContainers(ctx, key, pod, st)
 	if err != nil {
 		return 0, err
+	}
+	if refresh > 0 && (next == 0 || refresh < next) {
+		next = refresh
 	}
 	return next, k.writeStatus(ctx, pod, st)
 }
@@ -232,6 +241,12 @@ func (k *Kubelet) forget(ctx context.Context, key string) error {
 	k.mu.Lock()
 	delete(k.state, key)
 	k.mu.Unlock()
+	if k.cfg.StateDir != "" {
+		// The pod's volumes go with it, its token among them.
+		if err := os.RemoveAll(filepath.Join(k.cfg.StateDir, "pods", string(st.uid))); err != nil {
+			return fmt.Errorf("removing the files of pod %s: %w", key, err)
+		}
+	}
 	return k.syncNodeVolumes(ctx)
 }
 
