@@ -276,7 +276,7 @@ func crdsFinding(s *Snapshot) Finding {
 	case len(missing) == len(want):
 		f.Severity, f.Summary = Warning, "irisha is not installed: no "+gvIrisha+" API"
 		f.Breaks = "nothing yet: IrisInstances cannot be created"
-		f.Fix = "install irisha (README, Install: kubectl apply -f dist/install.yaml)"
+		f.Fix = "install irisha (README, Install: irisha install, or kubectl apply --server-side -f dist/install.yaml)"
 	default:
 		f.Severity, f.Summary = Error, "CRDs missing: "+strings.Join(missing, ", ")
 		f.Breaks = "the operator fails to watch what is missing, and those objects cannot be created"
