@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irisha/irisha/internal/cli/clitest"
 	"github.com/irisha/irisha/dist"
+	"github.com/irisha/irisha/internal/cli/clitest"
 )
 
 // TestInstallCommand runs `irisha install` as a user would, against a real
