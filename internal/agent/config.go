@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/iris"
@@ -88,18 +89,7 @@ func (w *configWatch) started() {
 // run checks the file every interval until ctx ends or a restart was
 // asked for.
 func (w *configWatch) run(ctx context.Context) {
-	t := time.NewTicker(w.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if w.check(ctx) {
-				return
-			}
-		}
-	}
+	_ = wait.PollUntilContextCancel(ctx, w.every, false, func(ctx context.Context) (bool, error) { return w.check(ctx), nil })
 }
 
 // check acts on a changed file; true means a planned restart was asked for.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/irisha/irisha/api/v1alpha1"
 	"github.com/irisha/irisha/internal/volume"
@@ -36,17 +37,7 @@ func (v *volumeUsage) update() {
 }
 
 func (v *volumeUsage) run(ctx context.Context) {
-	v.update()
-	t := time.NewTicker(v.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			v.update()
-		}
-	}
+	wait.UntilWithContext(ctx, func(context.Context) { v.update() }, v.every)
 }
 
 // annotations is the Lease's usage annotation, none before a measure.

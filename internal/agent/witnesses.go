@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/irisha/irisha/internal/witness"
@@ -71,16 +72,11 @@ func (m *witnessMembers) set(members []witness.Member, inUse bool) {
 
 // run re-reads the mirror until ctx ends.
 func (m *witnessMembers) run(ctx context.Context) {
-	t := time.NewTicker(membersRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.load(ctx)
-		}
-	}
+	// The first read is the caller's.
+	_ = wait.PollUntilContextCancel(ctx, membersRefresh, false, func(ctx context.Context) (bool, error) {
+		m.load(ctx)
+		return false, nil
+	})
 }
 
 // Members is the current copy.

@@ -87,7 +87,7 @@ func TestIntentFollowsTheObject(t *testing.T) {
 func owning(d *appsv1.Deployment) {
 	d.ManagedFields = []metav1.ManagedFieldsEntry{{
 		Manager: "m", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "apps/v1", FieldsType: "FieldsV1",
-		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{}}}`)},
+		FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{}}}`),
 	}}
 }
 
