@@ -54,8 +54,8 @@ func (o *restoreOutcome) planned() *resources.Restore {
 const restoreRecheck = 5 * time.Second
 
 // planRestore resolves spec.restoreFrom into the snapshot the claim is
-// created from. It matters only until the claim exists; afterwards it only
-// checks that the claim is the one made from that source.
+// created from. Once the claim exists it checks that the claim is the one
+// made from that source, and plans it as it was made.
 func (r *Reconciler) planRestore(ctx context.Context, inst *v1alpha1.IrisInstance) (*restoreOutcome, error) {
 	src := inst.Spec.RestoreFrom
 	if src == nil {
@@ -70,7 +70,13 @@ func (r *Reconciler) planRestore(ctx context.Context, inst *v1alpha1.IrisInstanc
 				"PersistentVolumeClaim %s already exists and was not created from %s: refusing to run IRIS on other data; delete the claim (its data is lost) or restore under another instance name",
 				pvc.Name, key)}, nil
 		}
-		return &restoreOutcome{status: metav1.ConditionTrue, reason: ReasonRestored, message: fmt.Sprintf("The volume was created from %s", key)}, nil
+		// The claim keeps being applied as it was created, with its source:
+		// an apply without the annotation would remove it (irisha owns it).
+		plan := &resources.Restore{Key: key}
+		if ds := pvc.Spec.DataSource; ds != nil {
+			plan.Snapshot = ds.Name
+		}
+		return &restoreOutcome{plan: plan, status: metav1.ConditionTrue, reason: ReasonRestored, message: fmt.Sprintf("The volume was created from %s", key)}, nil
 	}
 	if !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("getting PersistentVolumeClaim: %w", err)

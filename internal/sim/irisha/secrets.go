@@ -77,7 +77,8 @@ func (s *secretVolumes) project(ctx context.Context, env sim.ContainerEnv) (map[
 // start projects the pod's Secret volumes once and starts their sync.
 func (s *secretVolumes) start(ctx context.Context, env sim.ContainerEnv) (map[string]string, error) {
 	pod := env.Pod
-	rc, err := clientcmd.BuildConfigFromFlags("", env.Kubeconfig)
+	// The kubelet mounts Secrets with its own credentials, not the pod's.
+	rc, err := clientcmd.BuildConfigFromFlags("", env.NodeKubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: loading the node's kubeconfig: %w", pod.Name, err)
 	}

@@ -131,7 +131,7 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 		env := ContainerEnv{
 			NodeIP: k.cfg.NodeIP,
 			Node:   k.cfg.NodeName, Pod: pod.DeepCopy(), Container: c.name, RestartCount: restarts,
-			Kubeconfig: k.cfg.Kubeconfig, APIServer: k.cfg.APIServer, Volumes: vols,
+			Kubeconfig: k.cfg.Kubeconfig, NodeKubeconfig: k.cfg.Kubeconfig, APIServer: k.cfg.APIServer, Volumes: vols,
 			TerminationMessageFile: termFile,
 		}
 		if spec := containerSpec(pod, c.name); spec != nil && k.podDir(pod) != "" {

@@ -48,6 +48,10 @@ type ContainerEnv struct {
 	// is the node's admin kubeconfig only without Config.StateDir.
 	Kubeconfig string
 	APIServer  string
+	// NodeKubeconfig is the kubelet's own, through the same proxy: for
+	// what a kubelet reads itself on the pod's behalf (its Secret and
+	// ConfigMap volumes), never for the container's process.
+	NodeKubeconfig string
 	// ServiceAccountDir is the host directory standing for the container's
 	// mount at ServiceAccountMountPath (token, ca.crt, namespace), "" when
 	// it has none. In-cluster config reads that fixed path, which the host
