@@ -58,6 +58,8 @@ const bootTimeout = 2 * time.Minute
 type Options struct {
 	// Nodes is the number of simulated nodes (default 3).
 	Nodes int
+	// VirtualContainersReady: see kubelet.Config; for bench/scale only.
+	VirtualContainersReady bool
 	// Zones are assigned round-robin (default zone-a, zone-b, zone-c).
 	Zones []string
 	// Timings default to DefaultTimings() when zero.

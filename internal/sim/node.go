@@ -231,7 +231,8 @@ func (n *Node) startLocked(_ context.Context) error {
 		RESTConfig: n.RESTConfig(), Kubeconfig: n.kubeconfig, APIServer: n.proxy.Addr(),
 		Runner: n.c.opts.Runner, StartProcess: n.StartProcess,
 		VolumeDir: n.c.store.VolumeDir, Backoff: n.c.timings.CrashBackoff, Log: n.log,
-		StateDir: filepath.Join(n.c.dir, "nodes", n.Name),
+		StateDir:               filepath.Join(n.c.dir, "nodes", n.Name),
+		VirtualContainersReady: n.c.opts.VirtualContainersReady,
 	})
 	kctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -179,7 +179,7 @@ func (k *Kubelet) startContainer(ctx context.Context, key string, pod *corev1.Po
 	c.ready, c.started = true, true
 	for _, s := range probes {
 		switch {
-		case s.kind == probeReadiness:
+		case s.kind == probeReadiness && (p != nil || !k.cfg.VirtualContainersReady):
 			// Not Ready before a readiness success, and a virtual
 			// container has nothing that could answer one: it is never
 			// Ready, as a real kubelet's probe of it would fail.

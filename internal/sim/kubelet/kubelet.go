@@ -98,6 +98,11 @@ type ContainerRunner func(ctx context.Context, env ContainerEnv) (*ContainerProc
 // Config of one simulated kubelet.
 type Config struct {
 	NodeName string
+	// VirtualContainersReady reports a virtual container Ready although
+	// nothing answers its readiness probe, as if it passed. Only for a
+	// benchmark of the control plane (bench/scale), which says so; never
+	// for a test of what irisha does with readiness.
+	VirtualContainersReady bool
 	// NodeIP is reported as the pods' hostIP; PodIPPrefix (e.g. "10.244.1.")
 	// plus a counter gives pod IPs.
 	NodeIP, PodIPPrefix string
