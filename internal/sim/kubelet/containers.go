@@ -251,18 +251,24 @@ func (k *Kubelet) startFailed(key string, pod *corev1.Pod, st *podState, c *cont
 		c.terminated = term
 	} else {
 		c.last = term
-		delay, crashes := k.cfg.Backoff.Delay(c.crashes+1, 0)
-		c.crashes, c.nextStart = crashes, now.Add(delay)
-		if delay > 0 {
-			c.waiting = ReasonCrashLoopBackOff
-			c.waitingMsg = fmt.Sprintf("back-off %s restarting failed container=%s", delay, c.name)
-		} else {
-			c.waiting, c.waitingMsg = ReasonContainerCreating, ""
-		}
+		k.backOff(c, now, 0)
 	}
 	k.mu.Unlock()
 	k.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", msg)
 	k.queue.Add(key)
+}
+
+// backOff schedules c's restart after a failure, now, of a run that lasted
+// ran: at once or in CrashLoopBackOff, as the back-off says. k.mu is held.
+func (k *Kubelet) backOff(c *container, now time.Time, ran time.Duration) {
+	delay, crashes := k.cfg.Backoff.Delay(c.crashes+1, ran)
+	c.crashes, c.nextStart = crashes, now.Add(delay)
+	if delay > 0 {
+		c.waiting = ReasonCrashLoopBackOff
+		c.waitingMsg = fmt.Sprintf("back-off %s restarting failed container=%s", delay, c.name)
+	} else {
+		c.waiting, c.waitingMsg = ReasonContainerCreating, ""
+	}
 }
 
 // exited records that c stopped with code and the termination message its
@@ -287,14 +293,7 @@ func (k *Kubelet) exited(key string, st *podState, c *container, p *proc.Process
 		c.terminated = term
 	} else {
 		c.last = term
-		delay, crashes := k.cfg.Backoff.Delay(c.crashes+1, now.Sub(c.startedAt))
-		c.crashes, c.nextStart = crashes, now.Add(delay)
-		if delay > 0 {
-			c.waiting = ReasonCrashLoopBackOff
-			c.waitingMsg = fmt.Sprintf("back-off %s restarting failed container=%s", delay, c.name)
-		} else {
-			c.waiting, c.waitingMsg = ReasonContainerCreating, ""
-		}
+		k.backOff(c, now, now.Sub(c.startedAt))
 	}
 	k.mu.Unlock()
 	k.queue.Add(key)
