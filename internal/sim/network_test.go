@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -138,8 +139,18 @@ func TestAPIServerChaos(t *testing.T) {
 	}
 	c.SetAPILatency(0)
 	node.SetAPILatency(0)
-	if took, err := getTook(ctx, onNode); err != nil || took >= d {
-		t.Fatalf("node without latency: %v, %v", took, err)
+	// The fastest of a few GETs: one alone can take longer than the
+	// latency that was removed on a machine busy with other tests.
+	fastest := time.Duration(math.MaxInt64)
+	for range 5 {
+		took, err := getTook(ctx, onNode)
+		if err != nil {
+			t.Fatalf("node without latency: %v", err)
+		}
+		fastest = min(fastest, took)
+	}
+	if fastest >= d {
+		t.Fatalf("node without latency: the fastest of 5 GETs took %v", fastest)
 	}
 
 	c.CutAPIServer()
